@@ -1,0 +1,37 @@
+"""VideoRefer for the Hugging Face stack."""
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText
+
+from .configuration_videorefer import VideoReferConfig, VideoReferLegacyConfig
+from .modeling_videorefer import VideoReferForConditionalGeneration, VideoReferModel, VideoReferPreTrainedModel
+
+
+_AUTO_MODELS = (
+    (AutoModel, VideoReferModel),
+    (AutoModelForImageTextToText, VideoReferForConditionalGeneration),
+    (AutoModelForCausalLM, VideoReferForConditionalGeneration),
+)
+
+
+def _register() -> None:
+    """Register both model types with the Auto classes.
+
+    `videorefer_qwen2` (the original releases) always loads as a native `VideoReferConfig`; its model entries go
+    into the Auto mappings directly, since `register` insists that a model's `config_class` be the key.
+    """
+    AutoConfig.register(VideoReferConfig.model_type, VideoReferConfig, exist_ok=True)
+    AutoConfig.register(VideoReferLegacyConfig.model_type, VideoReferLegacyConfig, exist_ok=True)
+    for auto_class, model_class in _AUTO_MODELS:
+        auto_class.register(VideoReferConfig, model_class, exist_ok=True)
+        auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
+
+
+_register()
+
+__all__ = [
+    "VideoReferConfig",
+    "VideoReferLegacyConfig",
+    "VideoReferForConditionalGeneration",
+    "VideoReferModel",
+    "VideoReferPreTrainedModel",
+]

@@ -1,0 +1,148 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""The region encoder of VideoRefer: mask pooling of frame features, adjacent-token merging, and an MLP.
+
+Everything here works on all objects of a batch at once: no Python loop over objects, tokens or pairs.
+"""
+
+import torch
+from torch import nn
+
+from .configuration_videorefer import VideoReferConfig
+
+MASK_POOLING_EPS = 1e-8
+
+
+def resize_masks_to_grid(masks: torch.Tensor, grid_size: int) -> torch.Tensor:
+    """Resize `(num_masks, height, width)` masks to `(num_masks, grid_size, grid_size)` as the original does.
+
+    Bilinear interpolation without corner alignment, then `> 0`; masks already at the grid size are only
+    binarised (the original skips the interpolation then). Returns float32 0/1 values.
+    """
+    masks = masks.to(torch.float32)
+    if masks.shape[-2:] != (grid_size, grid_size):
+        masks = nn.functional.interpolate(
+            masks[:, None], size=(grid_size, grid_size), mode="bilinear", align_corners=False
+        )[:, 0]
+    return (masks > 0).to(torch.float32)
+
+
+def mask_pool(frame_features: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Average the features under each mask.
+
+    Args:
+        frame_features: `(num_masks, channels, grid, grid)`, the features of the frame each mask is on.
+        masks: `(num_masks, grid, grid)` binary masks at the feature grid.
+
+    Returns:
+        `(num_masks, channels)`: sum(features * mask) / (sum(mask) + 1e-8), in float32.
+    """
+    masks = masks[:, None].to(torch.float32)
+    denominator = masks.sum(dim=(-1, -2), keepdim=True) + MASK_POOLING_EPS
+    return (frame_features.to(torch.float32) * (masks / denominator)).sum(-1).sum(-1)
+
+
+def adjacent_cosine_similarity(tokens: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of each token with the next one along dim -2: `(..., n, d)` -> `(..., n - 1)`."""
+    normalized = nn.functional.normalize(tokens, p=2, dim=-1)
+    return torch.sum(normalized[..., :-1, :] * normalized[..., 1:, :], dim=-1)
+
+
+def merge_adjacent_tokens(
+    tokens: torch.Tensor, tokens_per_object: torch.Tensor, max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge neighbouring tokens of each object until (about) `max_tokens` remain, as the original VideoRefer.
+
+    For an object with n > max_tokens tokens, r = n - max_tokens: the pairs of neighbours whose cosine similarity
+    is at least the r-th largest (ties included, so possibly more than r pairs) are linked, and every maximal run of
+    linked neighbours becomes its mean. Objects with n <= max_tokens are kept as they are.
+
+    Args:
+        tokens: `(total_tokens, dim)`, the tokens of all objects, object after object.
+        tokens_per_object: `(num_objects,)` int, how many of `tokens` belong to each object (each >= 1).
+        max_tokens: the target count per object (`region_token_num`).
+
+    Returns:
+        `(merged_tokens (total_merged, dim), merged_per_object (num_objects,))`.
+    """
+    num_objects = tokens_per_object.numel()
+    total = tokens.shape[0]
+    if num_objects == 0:
+        return tokens, tokens_per_object
+    device = tokens.device
+    counts = tokens_per_object.to(device=device, dtype=torch.long)
+    starts = torch.cumsum(counts, 0) - counts
+    max_count = int(counts.max())
+    if max_count <= max_tokens:
+        return tokens, counts
+
+    # Pad every object to max_count tokens to compute the similarities of neighbours and each object's threshold.
+    object_of_token = torch.repeat_interleave(torch.arange(num_objects, device=device), counts, output_size=total)
+    slot_of_token = torch.arange(total, device=device) - starts[object_of_token]
+    padded = tokens.new_zeros(num_objects, max_count, tokens.shape[-1])
+    padded[object_of_token, slot_of_token] = tokens
+    similarity = adjacent_cosine_similarity(padded)  # (num_objects, max_count - 1)
+    pair_valid = torch.arange(max_count - 1, device=device)[None, :] < (counts[:, None] - 1)
+    similarity = similarity.masked_fill(~pair_valid, float("-inf"))
+    to_remove = (counts - max_tokens).clamp(min=0)
+    ranked = torch.sort(similarity, dim=-1, descending=True).values
+    threshold = ranked.gather(1, (to_remove - 1).clamp(min=0)[:, None])  # the r-th largest similarity
+    linked = (similarity >= threshold) & pair_valid & (to_remove > 0)[:, None]
+
+    # A token starts a new group unless it is linked to the previous token of the same object.
+    linked_to_previous = torch.zeros(num_objects, max_count, dtype=torch.bool, device=device)
+    linked_to_previous[:, 1:] = linked
+    starts_group = ~linked_to_previous[object_of_token, slot_of_token]
+    group_of_token = torch.cumsum(starts_group.to(torch.long), 0) - 1
+    num_groups = int(group_of_token[-1]) + 1
+    sums = tokens.new_zeros(num_groups, tokens.shape[-1]).index_add_(0, group_of_token, tokens)
+    sizes = torch.zeros(num_groups, dtype=tokens.dtype, device=device).index_add_(
+        0, group_of_token, torch.ones_like(group_of_token, dtype=tokens.dtype)
+    )
+    merged = sums / sizes[:, None]
+    groups_per_object = torch.zeros(num_objects, dtype=torch.long, device=device).index_add_(
+        0, object_of_token, starts_group.to(torch.long)
+    )
+    return merged, groups_per_object
+
+
+class VideoReferRegionEncoder(nn.Module):
+    """Mask pooling ("pooling" region encoder) + token merging + Linear-GELU-Linear to the text width.
+
+    Parameter names follow the original (`feat_linear.0`, `feat_linear.2`).
+    """
+
+    def __init__(self, config: VideoReferConfig):
+        super().__init__()
+        vision_size = config.vision_config.hidden_size
+        text_size = config.text_config.hidden_size
+        layers: list[nn.Module] = [nn.Linear(vision_size, text_size)]
+        for _ in range(1, config.region_encoder_depth):
+            layers += [nn.GELU(), nn.Linear(text_size, text_size)]
+        self.feat_linear = nn.Sequential(*layers)
+        self.region_token_num = config.region_token_num
+        self.grid_size = config.vision_grid_size
+
+    def forward(
+        self,
+        frame_features: torch.Tensor,
+        masks: torch.Tensor,
+        mask_frame_index: torch.Tensor,
+        masks_per_object: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            frame_features: `(num_region_frames, grid * grid, vision_hidden)`: features of the mask frames.
+            masks: `(num_masks, grid, grid)` binary masks at the feature grid, object after object, frame after frame.
+            mask_frame_index: `(num_masks,)`: for each mask, its row in `frame_features`.
+            masks_per_object: `(num_objects,)`: how many of `masks` belong to each object.
+
+        Returns:
+            `(region_features (num_tokens, text_hidden), tokens_per_object (num_objects,))`.
+        """
+        grid = self.grid_size
+        features = frame_features[mask_frame_index.to(frame_features.device)]
+        features = features.reshape(features.shape[0], grid, grid, -1).permute(0, 3, 1, 2)
+        pooled = mask_pool(features, masks.to(features.device))
+        merged, tokens_per_object = merge_adjacent_tokens(pooled, masks_per_object, self.region_token_num)
+        weight = self.feat_linear[0].weight
+        return self.feat_linear(merged.to(weight.dtype)), tokens_per_object
