@@ -1,9 +1,10 @@
 """VideoRefer for the Hugging Face stack."""
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
 from .configuration_videorefer import VideoReferConfig, VideoReferLegacyConfig
 from .modeling_videorefer import VideoReferForConditionalGeneration, VideoReferModel, VideoReferPreTrainedModel
+from .processing_videorefer import VideoReferProcessor
 
 
 _AUTO_MODELS = (
@@ -24,6 +25,8 @@ def _register() -> None:
     for auto_class, model_class in _AUTO_MODELS:
         auto_class.register(VideoReferConfig, model_class, exist_ok=True)
         auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
+    AutoProcessor.register(VideoReferConfig, VideoReferProcessor, exist_ok=True)
+    AutoProcessor.register(VideoReferLegacyConfig, VideoReferProcessor, exist_ok=True)
 
 
 _register()
@@ -34,4 +37,5 @@ __all__ = [
     "VideoReferForConditionalGeneration",
     "VideoReferModel",
     "VideoReferPreTrainedModel",
+    "VideoReferProcessor",
 ]

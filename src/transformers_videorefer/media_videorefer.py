@@ -1,0 +1,240 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""Reading clips and images for VideoRefer: video files (decord), frame folders, gifs, frame lists and arrays.
+
+A *clip* is anything with frames: frames are addressed by their index in the original clip, so that masks given
+for frame 12 are read from frame 12 whatever frames are sampled for the model.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+FRAME_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+GIF_EXTENSIONS = (".gif",)
+
+
+def sample_frame_indices(num_clip_frames: int, num_frames: int) -> list[int]:
+    """Uniformly sample `num_frames` frame indices of a clip of `num_clip_frames` frames, as the original.
+
+    With seg = (n - 1) / num_frames, frame i is round((seg * i + seg * (i + 1)) / 2 + 1e-6). Short clips repeat
+    frames.
+
+    >>> sample_frame_indices(12, 4)
+    [1, 4, 7, 10]
+    """
+    if num_clip_frames < 1:
+        raise ValueError(f"Cannot sample frames from a clip with {num_clip_frames} frames.")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}.")
+    segment = float(num_clip_frames - 1) / num_frames
+    centers = np.array([(segment * i + segment * (i + 1)) / 2 for i in range(num_frames)])
+    return np.round(centers + 1e-6).astype(int).tolist()
+
+
+def _to_rgb_array(frame: Any, where: str) -> np.ndarray:
+    """An (H, W, 3) uint8 array from a PIL image, an (H, W, 3|4) / (H, W) array, or a tensor of those."""
+    from PIL import Image
+
+    if isinstance(frame, Image.Image):
+        return np.asarray(frame.convert("RGB"))
+    if hasattr(frame, "detach") and hasattr(frame, "cpu"):
+        frame = frame.detach().cpu().numpy()
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"{where}: expected a PIL image, a numpy array or a torch tensor, got {type(frame).__name__}.")
+    if frame.ndim == 2:
+        frame = np.repeat(frame[..., None], 3, axis=-1)
+    if frame.ndim != 3 or frame.shape[-1] not in (3, 4):
+        raise ValueError(f"{where}: expected an (height, width, 3) RGB frame, got an array of shape {frame.shape}.")
+    if frame.shape[-1] == 4:
+        frame = frame[..., :3]
+    if frame.dtype != np.uint8:
+        if np.issubdtype(frame.dtype, np.floating) and frame.size and float(frame.max()) <= 1.0:
+            raise ValueError(
+                f"{where}: float frames with values in [0, 1] are ambiguous; pass uint8 RGB values in [0, 255]."
+            )
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(frame)
+
+
+class Clip:
+    """A clip whose frames are read on demand by their index in the original clip.
+
+    Attributes:
+        num_frames: number of frames of the original clip.
+        height, width: the clip's frame size.
+        source: a description of where the frames come from, for error messages.
+    """
+
+    def __init__(self, num_frames: int, height: int, width: int, source: str):
+        if num_frames < 1:
+            raise ValueError(f"{source} holds no frames.")
+        self.num_frames = num_frames
+        self.height = height
+        self.width = width
+        self.source = source
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def get_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Frames at `indices` (of the original clip) as (height, width, 3) uint8 arrays."""
+        indices = [int(i) for i in indices]
+        for index in indices:
+            if not 0 <= index < self.num_frames:
+                raise ValueError(
+                    f"Frame index {index} is outside {self.source}, which has {self.num_frames} frames "
+                    f"(valid: 0 to {self.num_frames - 1})."
+                )
+        unique = sorted(set(indices))
+        frames = dict(zip(unique, self._read(unique)))
+        for index, frame in frames.items():
+            if frame.shape[:2] != (self.height, self.width):
+                raise ValueError(
+                    f"Frame {index} of {self.source} is {frame.shape[1]}x{frame.shape[0]}, but the clip's first frame "
+                    f"is {self.width}x{self.height}: all frames of a clip must have one size."
+                )
+        return [frames[i] for i in indices]
+
+
+class ArrayClip(Clip):
+    """Frames already in memory: a list of PIL images / arrays, or a (T, H, W, 3) array or tensor."""
+
+    def __init__(self, frames: Sequence[Any], source: str = "the frame list"):
+        if len(frames) == 0:
+            raise ValueError(f"{source} holds no frames.")
+        first = _to_rgb_array(frames[0], f"frame 0 of {source}")
+        super().__init__(len(frames), first.shape[0], first.shape[1], source)
+        self._frames = frames
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        return [_to_rgb_array(self._frames[i], f"frame {i} of {self.source}") for i in indices]
+
+
+class FolderClip(Clip):
+    """A folder of frame images, ordered by file name."""
+
+    def __init__(self, folder: str):
+        files = sorted(
+            name
+            for name in os.listdir(folder)
+            if not name.startswith(".") and name.lower().endswith(FRAME_FILE_EXTENSIONS)
+        )
+        if not files:
+            raise ValueError(
+                f"The frame folder {folder!r} holds no frame images (expected files ending in "
+                f"{', '.join(FRAME_FILE_EXTENSIONS)})."
+            )
+        self._paths = [os.path.join(folder, name) for name in files]
+        first = self._open(0)
+        super().__init__(len(files), first.shape[0], first.shape[1], f"the frame folder {folder!r}")
+
+    def _open(self, index: int) -> np.ndarray:
+        from PIL import Image, UnidentifiedImageError
+
+        path = self._paths[index]
+        try:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"Cannot read the frame image {path!r}: {error}") from error
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        return [self._open(i) for i in indices]
+
+
+class GifClip(Clip):
+    """An animated gif (each frame converted to RGB)."""
+
+    def __init__(self, path: str):
+        from PIL import Image, ImageSequence, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                self._frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"Cannot read the gif {path!r}: {error}") from error
+        if not self._frames:
+            raise ValueError(f"The gif {path!r} holds no frames.")
+        super().__init__(len(self._frames), *self._frames[0].shape[:2], f"the gif {path!r}")
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        return [self._frames[i] for i in indices]
+
+
+class VideoFileClip(Clip):
+    """A video file decoded with decord (frames decoded only when asked for)."""
+
+    def __init__(self, path: str):
+        import decord
+
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"The video file {path!r} is empty.")
+        try:
+            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+            num_frames = len(self._reader)
+            height, width = self._reader[0].shape[:2] if num_frames else (0, 0)
+        except decord.DECORDError as error:
+            raise ValueError(f"Cannot decode the video file {path!r} (unreadable or corrupt): {error}") from error
+        super().__init__(num_frames, height, width, f"the video {path!r}")
+        self._path = path
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        import decord
+
+        try:
+            batch = self._reader.get_batch(indices).asnumpy()
+        except decord.DECORDError as error:
+            raise ValueError(f"Cannot decode frames {indices} of the video {self._path!r}: {error}") from error
+        return [np.ascontiguousarray(frame) for frame in batch]
+
+
+def open_clip(media: Any) -> Clip:
+    """Open a clip: a video file, a folder of frames, a gif, a list of frames, or a (T, H, W, 3) array/tensor."""
+    if isinstance(media, Clip):
+        return media
+    if isinstance(media, (str, os.PathLike)):
+        path = os.fspath(media)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No such video file or frame folder: {path!r}")
+        if os.path.isdir(path):
+            return FolderClip(path)
+        if path.lower().endswith(GIF_EXTENSIONS):
+            return GifClip(path)
+        return VideoFileClip(path)
+    if hasattr(media, "detach") and hasattr(media, "cpu"):
+        media = media.detach().cpu().numpy()
+    if isinstance(media, np.ndarray):
+        if media.ndim != 4 or media.shape[-1] not in (3, 4):
+            raise ValueError(f"A video array must be (frames, height, width, 3), got shape {media.shape}.")
+        return ArrayClip(list(media), "the video array")
+    if isinstance(media, (list, tuple)):
+        if media and isinstance(media[0], (str, os.PathLike)):
+            missing = [p for p in media if not os.path.isfile(os.fspath(p))]
+            if missing:
+                raise FileNotFoundError(f"No such frame file(s): {missing[:5]}")
+            from PIL import Image
+
+            return ArrayClip([Image.open(os.fspath(p)) for p in media], "the list of frame files")
+        return ArrayClip(media)
+    raise TypeError(
+        "A video must be a path (video file, gif or frame folder), a list of frames (PIL images or arrays) or a "
+        f"(frames, height, width, 3) array/tensor; got {type(media).__name__}."
+    )
+
+
+def load_image(media: Any) -> np.ndarray:
+    """An image as an (H, W, 3) uint8 array, from a path, a PIL image, an array or a tensor."""
+    if isinstance(media, (str, os.PathLike)):
+        path = os.fspath(media)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No such image file: {path!r}")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"Cannot read the image {path!r}: {error}") from error
+    return _to_rgb_array(media, "the image")
