@@ -459,8 +459,11 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
     def _update_model_kwargs_for_generation(self, outputs, model_kwargs: dict, *args, **kwargs) -> dict:
         """Carry the masking of unused `<region>` placeholders (see `region_keep_mask`) into later steps."""
         keep = getattr(outputs, "region_keep_mask", None)
-        if keep is not None and model_kwargs.get("attention_mask") is not None:
-            attention_mask = model_kwargs["attention_mask"]
+        if keep is not None:
+            # generate() drops an all-ones attention mask; the unused placeholders then need one of their own.
+            attention_mask = model_kwargs.get("attention_mask")
+            if attention_mask is None:
+                attention_mask = torch.ones_like(keep, dtype=torch.long)
             model_kwargs["attention_mask"] = attention_mask * keep.to(attention_mask.dtype)
             if model_kwargs.get("position_ids") is not None:
                 positions = (model_kwargs["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, BatchFeature
 from transformers.configuration_utils import PreTrainedConfig
+from transformers.image_processing_utils import BaseImageProcessor
 from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import PROCESSOR_NAME, cached_file
@@ -49,6 +50,18 @@ DEFAULT_CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
 )
+
+def as_pil_image_processor(image_processor: BaseImageProcessor) -> SiglipImageProcessorPil:
+    """The same SigLIP preprocessing settings on the PIL backend (the backend the original used)."""
+    if isinstance(image_processor, SiglipImageProcessorPil):
+        return image_processor
+    settings = {
+        key: value
+        for key, value in image_processor.to_dict().items()
+        if not key.startswith("_") and key not in ("image_processor_type", "processor_class", "backend")
+    }
+    return SiglipImageProcessorPil(**settings)
+
 
 REGION_TOKEN = "<region>"
 IMAGE_TOKEN = "<image>"
@@ -166,6 +179,16 @@ class VideoReferProcessor(ProcessorMixin):
         if processor_file is not None:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         return cls.from_original_checkpoint(pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        """Load the parts of a saved processor, keeping the PIL SigLIP preprocessing of the original.
+
+        (Where torchvision is installed, `AutoImageProcessor` would pick the torchvision backend, whose resize
+        differs by up to one uint8 step.)
+        """
+        args = super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
+        return [as_pil_image_processor(arg) if isinstance(arg, BaseImageProcessor) else arg for arg in args]
 
     @classmethod
     def from_original_checkpoint(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "VideoReferProcessor":

@@ -1,0 +1,27 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""The `videorefer` command line (also `python -m transformers_videorefer`)."""
+
+import argparse
+import sys
+
+from .cli_ask import add_ask_parser
+
+DESCRIPTION = "VideoRefer on the Hugging Face stack: ask questions about objects marked in videos and images."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videorefer", description=DESCRIPTION)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_ask_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

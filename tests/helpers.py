@@ -1,0 +1,198 @@
+"""Small builders shared by the tests: placeholder expansion, golden-case inputs, tiny random models and inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from transformers_videorefer import VideoReferConfig, VideoReferForConditionalGeneration
+
+GOLDEN_CASES = ("video_dir_single_frame_mask", "video_mp4_multi_frame_masks", "image_two_objects")
+
+LEGACY_IMAGE_PLACEHOLDER = -200
+LEGACY_VIDEO_PLACEHOLDER = -201
+
+TINY_VISION_CONFIG = {
+    "model_type": "siglip_vision_model",
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "image_size": 56,
+    "patch_size": 14,
+}
+TINY_TEXT_CONFIG = {
+    "model_type": "qwen2",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "vocab_size": 100,
+}
+TINY_IMAGE_SIZE = TINY_VISION_CONFIG["image_size"]
+TINY_PAD_ID = 0
+
+
+# --------------------------------------------------------------------------------------------- expansion
+def expand_placeholders(
+    input_ids: torch.Tensor | list[int],
+    config: VideoReferConfig,
+    num_visual_tokens: int,
+    masks_per_object: torch.Tensor | list[int],
+) -> torch.Tensor:
+    """Expand the ids of the original code into the ids the native model takes (what the processor does).
+
+    -200 -> `num_visual_tokens` copies of `config.image_token_id`; -201 -> as many `config.video_token_id`; the k-th
+    `config.region_token_id` -> `min(masks_per_object[k], config.region_token_num)` copies of itself.
+    Returns a 1-D LongTensor.
+    """
+    ids = input_ids.tolist() if isinstance(input_ids, torch.Tensor) else list(input_ids)
+    per_object = [int(n) for n in (masks_per_object.tolist() if isinstance(masks_per_object, torch.Tensor) else masks_per_object)]
+    out: list[int] = []
+    region_index = 0
+    for token in ids:
+        if token == LEGACY_IMAGE_PLACEHOLDER:
+            out += [config.image_token_id] * num_visual_tokens
+        elif token == LEGACY_VIDEO_PLACEHOLDER:
+            out += [config.video_token_id] * num_visual_tokens
+        elif token == config.region_token_id:
+            if region_index >= len(per_object):
+                raise ValueError(f"more <region> markers than objects ({len(per_object)})")
+            out += [config.region_token_id] * min(per_object[region_index], config.region_token_num)
+            region_index += 1
+        else:
+            out.append(token)
+    if region_index != len(per_object):
+        raise ValueError(f"{region_index} <region> markers for {len(per_object)} objects")
+    return torch.tensor(out, dtype=torch.long)
+
+
+# ------------------------------------------------------------------------------------------ golden cases
+def load_case(golden_dir: Path, name: str) -> dict:
+    return torch.load(Path(golden_dir) / "cases" / name / "expected.pt", weights_only=False)
+
+
+def golden_region_kwargs(expected: dict) -> dict:
+    per_object = torch.tensor([len(a) for a in expected["ann_indices"]], dtype=torch.long)
+    return dict(
+        region_pixel_values=expected["region_frame_pixel_values"],
+        region_masks=expected["masks"],
+        region_mask_frame_index=torch.tensor([i for a in expected["ann_indices"] for i in a], dtype=torch.long),
+        region_masks_per_object=per_object,
+    )
+
+
+def golden_inputs(model, expected: dict) -> tuple[torch.Tensor, dict]:
+    """`(input_ids (1, L), model kwargs)` of a golden case, for the native model."""
+    config = model.config
+    kwargs = golden_region_kwargs(expected)
+    num_visual = model.model.expected_visual_tokens(config.num_frames)
+    ids = expand_placeholders(
+        expected["input_ids_with_placeholder"], config, num_visual, kwargs["region_masks_per_object"]
+    )[None]
+    if bool((expected["input_ids_with_placeholder"] == LEGACY_IMAGE_PLACEHOLDER).any()):
+        kwargs["pixel_values"] = expected["pixel_values"]
+    else:
+        kwargs["pixel_values_videos"] = expected["pixel_values"][None]
+    return ids, kwargs
+
+
+# ------------------------------------------------------------------------------------------ tiny models
+def tiny_config(**overrides) -> VideoReferConfig:
+    """A VideoRefer config small enough to build in milliseconds (grid 4x4, 4 frames -> 8 video tokens)."""
+    kwargs = dict(
+        vision_config=dict(TINY_VISION_CONFIG),
+        text_config=dict(TINY_TEXT_CONFIG),
+        num_frames=4,
+    )
+    kwargs.update(overrides)
+    return VideoReferConfig(**kwargs)
+
+
+def tiny_model(seed: int = 0, attn_implementation: str = "eager", **overrides) -> VideoReferForConditionalGeneration:
+    """A tiny VideoRefer with seeded random weights (with a slightly livelier init than the default 0.02)."""
+    config = tiny_config(**overrides)
+    config._attn_implementation = attn_implementation
+    torch.manual_seed(seed)
+    model = VideoReferForConditionalGeneration(config)
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.ndim >= 2:
+                param.normal_(0.0, 0.2, generator=generator)
+    model.generation_config.pad_token_id = TINY_PAD_ID
+    model.generation_config.eos_token_id = None
+    return model.eval()
+
+
+def random_sample(
+    model,
+    masks_per_object: list[int],
+    seed: int,
+    text_before: int = 5,
+    text_between: int = 2,
+    text_after: int = 3,
+    mask_size: tuple[int, int] = (20, 24),
+) -> dict:
+    """One random sample: `<text> <video x N> <text> (<region> x k <text>) per object`, plus its visual inputs.
+
+    Region frames: one per mask (frame index local to the sample).
+    """
+    config = model.config
+    generator = torch.Generator().manual_seed(seed)
+    vocab = config.text_config.vocab_size
+
+    def text(n: int) -> list[int]:
+        return torch.randint(1, vocab - 1, (n,), generator=generator).tolist()
+
+    legacy_ids = text(text_before) + [LEGACY_VIDEO_PLACEHOLDER] + text(text_between)
+    for _ in masks_per_object:
+        legacy_ids += [config.region_token_id] + text(text_between)
+    legacy_ids += text(text_after)
+    num_visual = model.model.expected_visual_tokens(config.num_frames)
+    ids = expand_placeholders(legacy_ids, config, num_visual, masks_per_object)
+
+    size = config.vision_config.image_size
+    total_masks = sum(masks_per_object)
+    masks = (torch.rand(total_masks, *mask_size, generator=generator) > 0.5).float()
+    return dict(
+        input_ids=ids,
+        pixel_values_videos=torch.randn(1, config.num_frames, 3, size, size, generator=generator),
+        region_pixel_values=torch.randn(total_masks, 3, size, size, generator=generator),
+        region_masks=masks,
+        region_mask_frame_index=torch.arange(total_masks),
+        region_masks_per_object=torch.tensor(masks_per_object, dtype=torch.long),
+    )
+
+
+def single_inputs(sample: dict) -> dict:
+    """Model kwargs of one sample alone (batch of one, no padding)."""
+    out = {k: v for k, v in sample.items() if k != "input_ids"}
+    out["input_ids"] = sample["input_ids"][None]
+    out["attention_mask"] = torch.ones_like(out["input_ids"])
+    return out
+
+
+def collate_left_padded(samples: list[dict], pad_id: int = TINY_PAD_ID) -> dict:
+    """Left-pad the samples' ids and concatenate their visual inputs (region frame rows re-indexed)."""
+    length = max(s["input_ids"].numel() for s in samples)
+    ids = torch.full((len(samples), length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros(len(samples), length, dtype=torch.long)
+    for row, sample in enumerate(samples):
+        n = sample["input_ids"].numel()
+        ids[row, length - n :] = sample["input_ids"]
+        attention_mask[row, length - n :] = 1
+    frame_offsets = torch.cumsum(torch.tensor([0] + [s["region_pixel_values"].shape[0] for s in samples[:-1]]), 0)
+    return dict(
+        input_ids=ids,
+        attention_mask=attention_mask,
+        pixel_values_videos=torch.cat([s["pixel_values_videos"] for s in samples]),
+        region_pixel_values=torch.cat([s["region_pixel_values"] for s in samples]),
+        region_masks=torch.cat([s["region_masks"] for s in samples]),
+        region_mask_frame_index=torch.cat(
+            [s["region_mask_frame_index"] + offset for s, offset in zip(samples, frame_offsets.tolist())]
+        ),
+        region_masks_per_object=torch.cat([s["region_masks_per_object"] for s in samples]),
+    )

@@ -1,0 +1,409 @@
+"""VideoRefer model: parity with the original on the golden checkpoint, loading/saving, input checks, batching,
+the merged-region tie path and gradients."""
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+import transformers_videorefer  # noqa: F401  (registers the model types)
+from helpers import (
+    GOLDEN_CASES,
+    collate_left_padded,
+    golden_inputs,
+    load_case,
+    random_sample,
+    single_inputs,
+    tiny_model,
+)
+from transformers_videorefer import VideoReferForConditionalGeneration, VideoReferModel
+
+LOGITS_ATOL = 1e-4
+NATIVE_PREFIXES = (
+    "model.language_model.",
+    "model.vision_tower.",
+    "model.multi_modal_projector.",
+    "model.region_encoder.",
+    "lm_head.",
+)
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def golden_model(golden_checkpoint):
+    model = AutoModelForImageTextToText.from_pretrained(golden_checkpoint, attn_implementation="eager")
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def golden_cases(golden_dir):
+    return {name: load_case(golden_dir, name) for name in GOLDEN_CASES}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_model(seed=0)
+
+
+def _generate(model, ids, kwargs, new_tokens, attention_mask=None):
+    attention_mask = torch.ones_like(ids) if attention_mask is None else attention_mask
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=attention_mask,
+        **kwargs,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+    )
+    return out[:, ids.shape[1] :]
+
+
+# ------------------------------------------------------------------------------------------ golden parity
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_golden_logits_and_greedy_ids(golden_model, golden_cases, case):
+    expected = golden_cases[case]
+    ids, kwargs = golden_inputs(golden_model, expected)
+    assert ids.shape[1] == expected["expanded_length"]
+    with torch.no_grad():
+        logits = golden_model(input_ids=ids, **kwargs).logits[0]
+    assert logits.shape == expected["logits"].shape
+    max_err = (logits - expected["logits"]).abs().max().item()
+    assert max_err < LOGITS_ATOL, f"{case}: max abs logits error {max_err:.3g}"
+
+    generated = _generate(golden_model, ids, kwargs, 8)[0]
+    assert generated.tolist() == expected["generated_ids"].tolist()
+
+
+def test_golden_logits_sdpa(golden_checkpoint, golden_cases):
+    model = AutoModelForImageTextToText.from_pretrained(golden_checkpoint, attn_implementation="sdpa").eval()
+    expected = golden_cases["video_mp4_multi_frame_masks"]
+    ids, kwargs = golden_inputs(model, expected)
+    with torch.no_grad():
+        logits = model(input_ids=ids, **kwargs).logits[0]
+    max_err = (logits - expected["logits"]).abs().max().item()
+    assert max_err < LOGITS_ATOL, f"sdpa: max abs logits error {max_err:.3g}"
+
+
+# ------------------------------------------------------------------------------------------------ loading
+@pytest.mark.parametrize("auto_class", [AutoModelForImageTextToText, AutoModelForCausalLM])
+def test_auto_classes_load_legacy_checkpoint(golden_checkpoint, auto_class):
+    model, info = auto_class.from_pretrained(golden_checkpoint, output_loading_info=True)
+    assert type(model) is VideoReferForConditionalGeneration
+    assert not info["missing_keys"], info["missing_keys"]
+    assert not info["unexpected_keys"], info["unexpected_keys"]
+    assert not info.get("mismatched_keys"), info.get("mismatched_keys")
+    assert model.config.model_type == "videorefer"
+    assert isinstance(model.model, VideoReferModel)
+
+
+def test_legacy_weights_are_loaded_not_initialised(golden_model, golden_checkpoint):
+    """Every tensor of the original checkpoint lands, unchanged, on its native name."""
+    renames = [
+        ("model.vision_tower.vision_tower.vision_model.", "model.vision_tower."),
+        ("model.mm_projector.", "model.multi_modal_projector."),
+        ("model.embed_tokens.", "model.language_model.embed_tokens."),
+        ("model.layers.", "model.language_model.layers."),
+        ("model.norm.", "model.language_model.norm."),
+    ]
+    state = golden_model.state_dict()
+    with safe_open(str(golden_checkpoint / "model.safetensors"), framework="pt") as handle:
+        keys = list(handle.keys())
+        for key in keys:
+            native = key
+            for old, new in renames:
+                if native.startswith(old):
+                    native = new + native[len(old) :]
+                    break
+            assert native in state, f"{key} -> {native} not in the model"
+            assert torch.equal(state[native], handle.get_tensor(key)), native
+    assert len(keys) == len(state)
+
+
+def test_save_and_reload_native(golden_model, golden_cases, tmp_path):
+    golden_model.save_pretrained(tmp_path)
+
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model_type"] == "videorefer"
+    assert "text_config" in config and "vision_config" in config
+    assert config["text_config"]["model_type"] == "qwen2"
+    assert config["vision_config"]["model_type"] == "siglip_vision_model"
+    assert "mm_vision_tower" not in config
+    assert not any(key.startswith("mm_") for key in config)
+
+    weight_files = sorted(tmp_path.glob("*.safetensors"))
+    assert weight_files
+    keys = []
+    for path in weight_files:
+        with safe_open(str(path), framework="pt") as handle:
+            keys += list(handle.keys())
+    assert keys
+    bad = [k for k in keys if not k.startswith(NATIVE_PREFIXES)]
+    assert not bad, f"non-native weight names saved: {bad[:5]}"
+    for key in (
+        "model.language_model.embed_tokens.weight",
+        "model.vision_tower.embeddings.patch_embedding.weight",
+        "model.multi_modal_projector.sampler.0.weight",
+        "model.region_encoder.feat_linear.0.weight",
+        "lm_head.weight",
+    ):
+        assert key in keys
+
+    reloaded, info = AutoModelForImageTextToText.from_pretrained(
+        tmp_path, attn_implementation="eager", output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    reloaded.eval()
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_mp4_multi_frame_masks"])
+    with torch.no_grad():
+        before = golden_model(input_ids=ids, **kwargs).logits
+        after = reloaded(input_ids=ids, **kwargs).logits
+    assert torch.equal(before, after)
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def test_error_feature_count_mismatch(golden_model, golden_cases):
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_dir_single_frame_mask"])
+    video_positions = (ids[0] == golden_model.config.video_token_id).nonzero()[:, 0]
+    keep = torch.ones(ids.shape[1], dtype=torch.bool)
+    keep[video_positions[0]] = False
+    with pytest.raises(ValueError, match=r"Videos: 32 feature tokens but 31 placeholder"):
+        golden_model(input_ids=ids[:, keep], **kwargs)
+
+
+def test_error_more_objects_than_region_markers(golden_model, golden_cases):
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_dir_single_frame_mask"])
+    kwargs["region_masks"] = kwargs["region_masks"].repeat(2, 1, 1)
+    kwargs["region_mask_frame_index"] = torch.tensor([0, 0])
+    kwargs["region_masks_per_object"] = torch.tensor([1, 1])
+    with pytest.raises(ValueError, match=r"2 objects needing 2 <region> placeholders, but input_ids hold 1"):
+        golden_model(input_ids=ids, **kwargs)
+
+
+def test_error_fewer_objects_than_region_markers(golden_model, golden_cases):
+    expected = golden_cases["video_mp4_multi_frame_masks"]
+    ids, kwargs = golden_inputs(golden_model, expected)  # objects with 6 and 2 masks -> 4 + 2 placeholders
+    kwargs["region_masks"] = kwargs["region_masks"][:6]
+    kwargs["region_mask_frame_index"] = kwargs["region_mask_frame_index"][:6]
+    kwargs["region_masks_per_object"] = torch.tensor([6])
+    with pytest.raises(ValueError, match=r"1 objects needing 4 <region> placeholders, but input_ids hold 6"):
+        golden_model(input_ids=ids, **kwargs)
+
+
+def test_error_mask_frame_index_out_of_range(golden_model, golden_cases):
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_dir_single_frame_mask"])
+    kwargs["region_mask_frame_index"] = torch.tensor([99])
+    with pytest.raises(ValueError, match=r"region_mask_frame_index must be in \[0, 1\)"):
+        golden_model(input_ids=ids, **kwargs)
+
+
+def test_error_video_placeholders_without_video(golden_model, golden_cases):
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_dir_single_frame_mask"])
+    del kwargs["pixel_values_videos"]
+    with pytest.raises(ValueError, match=r"video placeholders but no pixel_values_videos"):
+        golden_model(input_ids=ids, **kwargs)
+
+
+def test_error_region_placeholders_without_region_inputs(golden_model, golden_cases):
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_dir_single_frame_mask"])
+    for key in ("region_pixel_values", "region_masks", "region_mask_frame_index", "region_masks_per_object"):
+        del kwargs[key]
+    with pytest.raises(ValueError, match=r"<region> placeholders but no region inputs"):
+        golden_model(input_ids=ids, **kwargs)
+
+
+def test_error_region_pixels_without_masks(golden_model, golden_cases):
+    ids, kwargs = golden_inputs(golden_model, golden_cases["video_dir_single_frame_mask"])
+    del kwargs["region_masks"]
+    with pytest.raises(ValueError, match=r"region_pixel_values needs region_masks"):
+        golden_model(input_ids=ids, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------ batching
+def _last_logits(model, inputs):
+    with torch.no_grad():
+        return model(**inputs).logits[:, -1]
+
+
+def test_left_padded_batch_matches_single_samples(tiny):
+    # Different numbers of objects and masks per object; 5 masks get merged down to region_token_num=4.
+    samples = [
+        random_sample(tiny, [3, 1], seed=1, text_before=9),
+        random_sample(tiny, [5], seed=2, text_before=2),
+    ]
+    batch = collate_left_padded(samples)
+    assert (batch["attention_mask"] == 0).any(), "the test needs padding"
+
+    batch_logits = _last_logits(tiny, batch)
+    for row, sample in enumerate(samples):
+        alone = _last_logits(tiny, single_inputs(sample))[0]
+        torch.testing.assert_close(batch_logits[row], alone, atol=1e-5, rtol=0)
+
+    new_tokens = 6
+    batch_generated = _generate(tiny, batch["input_ids"], {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask")}, new_tokens, batch["attention_mask"])
+    for row, sample in enumerate(samples):
+        inputs = single_inputs(sample)
+        ids = inputs.pop("input_ids")
+        mask = inputs.pop("attention_mask")
+        alone = _generate(tiny, ids, inputs, new_tokens, mask)[0]
+        assert batch_generated[row].tolist() == alone.tolist()
+
+
+# ------------------------------------------------------------------------------------------------ tie path
+def _tie_inputs(model, num_masks: int, placeholders: int):
+    """One object with `num_masks` identical masks on identical frames, with `placeholders` <region> copies."""
+    config = model.config
+    generator = torch.Generator().manual_seed(7)
+    size = config.vision_config.image_size
+    frame = torch.randn(1, 3, size, size, generator=generator)
+    mask = (torch.rand(1, 20, 24, generator=generator) > 0.5).float()
+    num_visual = model.model.expected_visual_tokens(config.num_frames)
+    ids = (
+        [5, 6, 7]
+        + [config.video_token_id] * num_visual
+        + [8, 9]
+        + [config.region_token_id] * placeholders
+        + [10, 11, 12]
+    )
+    ids = torch.tensor([ids])
+    kwargs = dict(
+        pixel_values_videos=torch.randn(1, config.num_frames, 3, size, size, generator=generator),
+        region_pixel_values=frame.repeat(num_masks, 1, 1, 1),
+        region_masks=mask.repeat(num_masks, 1, 1),
+        region_mask_frame_index=torch.arange(num_masks),
+        region_masks_per_object=torch.tensor([num_masks]),
+    )
+    return ids, kwargs
+
+
+def test_tied_similarities_merge_to_one_token(tiny):
+    config = tiny.config
+    ids, kwargs = _tie_inputs(tiny, num_masks=6, placeholders=min(6, config.region_token_num))
+    ref_ids, ref_kwargs = _tie_inputs(tiny, num_masks=1, placeholders=1)
+
+    # The region encoder itself gives one token for the six identical masks.
+    with torch.no_grad():
+        _, tokens_per_object = tiny.model.get_region_features(
+            kwargs["region_pixel_values"],
+            kwargs["region_masks"],
+            kwargs["region_mask_frame_index"],
+            kwargs["region_masks_per_object"],
+        )
+    assert tokens_per_object.tolist() == [1]
+
+    with torch.no_grad():
+        out = tiny(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        ref = tiny(input_ids=ref_ids, attention_mask=torch.ones_like(ref_ids), **ref_kwargs)
+    keep = out.region_keep_mask
+    assert keep is not None and keep.shape == ids.shape
+    assert int((~keep).sum()) == 3
+    region_positions = (ids[0] == config.region_token_id).nonzero()[:, 0]
+    assert keep[0, region_positions].tolist() == [True, False, False, False]
+    assert ref.region_keep_mask is None
+    torch.testing.assert_close(out.logits[0, -1], ref.logits[0, -1], atol=1e-5, rtol=0)
+
+
+def _left_pad(ids, pad: int):
+    padded = torch.cat([torch.full((1, pad), 0, dtype=torch.long), ids], 1)
+    mask = torch.ones_like(padded)
+    mask[:, :pad] = 0
+    return padded, mask
+
+
+def test_tied_similarities_generate_unpadded(tiny):
+    ids, kwargs = _tie_inputs(tiny, num_masks=6, placeholders=min(6, tiny.config.region_token_num))
+    ref_ids, ref_kwargs = _tie_inputs(tiny, num_masks=1, placeholders=1)
+    generated = _generate(tiny, ids, kwargs, 5)
+    ref_generated = _generate(tiny, ref_ids, ref_kwargs, 5)
+    assert generated.tolist() == ref_generated.tolist()
+
+
+def test_tied_similarities_generate_left_padded(tiny):
+    """Same as above with one left pad, so generate keeps (and extends) the given attention mask."""
+    ids, kwargs = _tie_inputs(tiny, num_masks=6, placeholders=min(6, tiny.config.region_token_num))
+    ref_ids, ref_kwargs = _tie_inputs(tiny, num_masks=1, placeholders=1)
+    padded, mask = _left_pad(ids, 1)
+    generated = _generate(tiny, padded, kwargs, 5, mask)
+    ref_padded, ref_mask = _left_pad(ref_ids, 1)
+    ref_generated = _generate(tiny, ref_padded, ref_kwargs, 5, ref_mask)
+    assert generated.tolist() == ref_generated.tolist()
+
+
+def test_tied_similarities_manual_greedy_without_cache(tiny):
+    """Greedy decoding by full forwards (no cache) agrees with the one-placeholder reference."""
+    ids, kwargs = _tie_inputs(tiny, num_masks=6, placeholders=min(6, tiny.config.region_token_num))
+    ref_ids, ref_kwargs = _tie_inputs(tiny, num_masks=1, placeholders=1)
+
+    def greedy(ids, kwargs, steps):
+        for _ in range(steps):
+            with torch.no_grad():
+                logits = tiny(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, **kwargs).logits
+            ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], 1)
+        return ids[0, -steps:].tolist()
+
+    assert greedy(ids, kwargs, 5) == greedy(ref_ids, ref_kwargs, 5)
+
+
+# ----------------------------------------------------------------------------------------------- gradients
+def test_gradients_reach_projector_and_region_encoder():
+    model = tiny_model(seed=3)
+    model.train()
+    sample = random_sample(model, [2, 1], seed=4)
+    inputs = single_inputs(sample)
+    outputs = model.model(**inputs)  # the base model, as TRL calls it
+    outputs.last_hidden_state.sum().backward()
+    for prefix, module in (("multi_modal_projector", model.model.multi_modal_projector), ("region_encoder", model.model.region_encoder)):
+        params = list(module.named_parameters())
+        assert params
+        for name, param in params:
+            assert param.grad is not None, f"{prefix}.{name} has no grad"
+            assert torch.isfinite(param.grad).all(), f"{prefix}.{name} grad not finite"
+        total = sum(float(p.grad.abs().sum()) for _, p in params)
+        assert total > 0, f"{prefix}: all grads zero"
+        nonzero = [name for name, p in params if float(p.grad.abs().sum()) > 0]
+        assert len(nonzero) == len(params), f"{prefix}: zero grads on {set(n for n, _ in params) - set(nonzero)}"
+
+
+def test_left_padded_batch_with_tied_object(tiny):
+    """A padded batch where one sample's object merges to fewer tokens than its placeholders (ties)."""
+    ids, kwargs = _tie_inputs(tiny, num_masks=6, placeholders=min(6, tiny.config.region_token_num))
+    ref_ids, ref_kwargs = _tie_inputs(tiny, num_masks=1, placeholders=1)
+    other = random_sample(tiny, [2, 3], seed=5, text_before=12)
+    batch = collate_left_padded([dict(input_ids=ids[0], **kwargs), other])
+    visual = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask")}
+    with torch.no_grad():
+        out = tiny(**batch)
+        ref = tiny(input_ids=ref_ids, **ref_kwargs)
+        other_alone = tiny(**single_inputs(other))
+    assert int((~out.region_keep_mask).sum()) == 3
+    torch.testing.assert_close(out.logits[0, -1], ref.logits[0, -1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.logits[1, -1], other_alone.logits[0, -1], atol=1e-5, rtol=0)
+
+    generated = _generate(tiny, batch["input_ids"], visual, 5, batch["attention_mask"])
+    assert generated[0].tolist() == _generate(tiny, ref_ids, ref_kwargs, 5)[0].tolist()
+    other_inputs = single_inputs(other)
+    other_ids, other_mask = other_inputs.pop("input_ids"), other_inputs.pop("attention_mask")
+    assert generated[1].tolist() == _generate(tiny, other_ids, other_inputs, 5, other_mask)[0].tolist()
+
+
+def test_labels_give_causal_lm_loss(tiny):
+    inputs = single_inputs(random_sample(tiny, [2, 1], seed=6))
+    labels = inputs["input_ids"].clone()
+    labels[labels >= tiny.config.region_token_id] = -100  # no loss on placeholders
+    with torch.no_grad():
+        out = tiny(**inputs, labels=labels)
+    expected = torch.nn.functional.cross_entropy(out.logits[0, :-1], labels[0, 1:], ignore_index=-100)
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_auto_model_loads_base_model(golden_checkpoint, golden_model):
+    from transformers import AutoModel
+
+    base, info = AutoModel.from_pretrained(golden_checkpoint, output_loading_info=True)
+    assert type(base) is VideoReferModel
+    assert not info["missing_keys"]
+    assert info["unexpected_keys"] <= {"lm_head.weight"}
+    full = golden_model.model.state_dict()
+    for key, value in base.state_dict().items():
+        assert torch.equal(value, full[key]), key
