@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .cli_ask import add_ask_parser
+from .cli_data import add_data_parser
 
 DESCRIPTION = "VideoRefer on the Hugging Face stack: ask questions about objects marked in videos and images."
 
@@ -13,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videorefer", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_ask_parser(subparsers)
+    add_data_parser(subparsers)
     return parser
 
 

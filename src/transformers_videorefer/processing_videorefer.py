@@ -23,7 +23,8 @@ from .modeling_videorefer_region import resize_masks_to_grid
 from .token_layout_videorefer import num_visual_tokens
 
 # The prompt format of the original: Qwen2's chat format, the default system turn, and the media marker first in
-# the user turn followed by a newline. `{% generation %}` marks what the assistant says (for training masks).
+# the user turn followed by a newline. `{% generation %}` marks the assistant's turns (answer, <|im_end|> and the
+# newline after it), the tokens the original trains on.
 DEFAULT_CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "{%- if loop.first and message['role'] != 'system' -%}"
@@ -43,7 +44,7 @@ DEFAULT_CHAT_TEMPLATE = (
     "{%- set body = ns.media + ns.text -%}"
     "{%- endif -%}"
     "{%- if message['role'] == 'assistant' -%}"
-    "{% generation %}{{ body + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{% generation %}{{ body + '<|im_end|>\\n' }}{% endgeneration %}"
     "{%- else -%}"
     "{{ body + '<|im_end|>\\n' }}"
     "{%- endif -%}"
@@ -63,6 +64,37 @@ def as_pil_image_processor(image_processor: BaseImageProcessor) -> SiglipImagePr
     return SiglipImageProcessorPil(**settings)
 
 
+def image_processor_for_vision_tower(
+    tower: str | None, image_size: int, source: str | os.PathLike | None = None, **hub_kwargs: Any
+) -> SiglipImageProcessorPil:
+    """SigLIP preprocessing (PIL backend, as the original) of the vision tower `tower` names.
+
+    A known Hub name needs no download; a folder (absolute, or relative to `source`) is read when it has a
+    `preprocessor_config.json`; a folder inside the Hub repository `source`, or another Hub name, is fetched.
+    Otherwise SigLIP's defaults at `image_size` (bicubic resize, rescale 1/255, mean = std = 0.5).
+    """
+    if tower in KNOWN_VISION_PREPROCESSORS:
+        settings = dict(KNOWN_VISION_PREPROCESSORS[tower])
+        settings.pop("image_processor_type")
+        return SiglipImageProcessorPil(**settings)
+    if tower:
+        folder = locate_vision_tower_folder(tower, source)
+        source_is_hub_repo = source is not None and not os.path.isdir(str(source))
+        if folder is not None:
+            if os.path.isfile(os.path.join(folder, "preprocessor_config.json")):
+                return SiglipImageProcessorPil.from_pretrained(folder)
+        elif tower.startswith(("./", "../")):
+            if source_is_hub_repo:
+                subfolder = os.path.normpath(tower).replace(os.sep, "/")
+                return SiglipImageProcessorPil.from_pretrained(str(source), subfolder=subfolder, **hub_kwargs)
+        elif not os.path.isabs(tower):
+            return SiglipImageProcessorPil.from_pretrained(tower, **hub_kwargs)
+    return SiglipImageProcessorPil(
+        size={"height": image_size, "width": image_size}, resample=3, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    )
+
+
+IGNORE_INDEX = -100
 REGION_TOKEN = "<region>"
 IMAGE_TOKEN = "<image>"
 VIDEO_TOKEN = "<video>"
@@ -198,8 +230,9 @@ class VideoReferProcessor(ProcessorMixin):
         kwargs.pop("_from_auto", None)
         raw_config, _ = PreTrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         config = VideoReferConfig.from_pretrained(pretrained_model_name_or_path, **hub_kwargs)
-        image_processor = kwargs.pop("image_processor", None) or cls._image_processor_for(
-            raw_config, pretrained_model_name_or_path, config, **hub_kwargs
+        tower = raw_config.get("mm_vision_tower") if is_legacy_config_dict(raw_config) else None
+        image_processor = kwargs.pop("image_processor", None) or image_processor_for_vision_tower(
+            tower, config.vision_config.image_size, pretrained_model_name_or_path, **hub_kwargs
         )
         tokenizer = kwargs.pop("tokenizer", None) or AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub_kwargs)
         settings = cls.settings_from_config(config)
@@ -225,32 +258,6 @@ class VideoReferProcessor(ProcessorMixin):
             "patch_size": config.vision_config.patch_size,
             "image_aspect_ratio": config.image_aspect_ratio,
         }
-
-    @staticmethod
-    def _image_processor_for(
-        raw_config: dict, source: str | os.PathLike, config: VideoReferConfig, **hub_kwargs
-    ) -> SiglipImageProcessorPil:
-        """SigLIP preprocessing of the vision tower named by a legacy config (PIL backend, as the original)."""
-        tower = raw_config.get("mm_vision_tower") if is_legacy_config_dict(raw_config) else None
-        if tower in KNOWN_VISION_PREPROCESSORS:
-            settings = dict(KNOWN_VISION_PREPROCESSORS[tower])
-            settings.pop("image_processor_type")
-            return SiglipImageProcessorPil(**settings)
-        if tower:
-            folder = locate_vision_tower_folder(tower, source)
-            if folder is not None:
-                if os.path.isfile(os.path.join(folder, "preprocessor_config.json")):
-                    return SiglipImageProcessorPil.from_pretrained(folder)
-            elif tower.startswith(("./", "../")):
-                if not os.path.isdir(str(source)):
-                    subfolder = os.path.normpath(tower).replace(os.sep, "/")
-                    return SiglipImageProcessorPil.from_pretrained(str(source), subfolder=subfolder, **hub_kwargs)
-            else:
-                return SiglipImageProcessorPil.from_pretrained(tower, **hub_kwargs)
-        size = config.vision_config.image_size
-        return SiglipImageProcessorPil(
-            size={"height": size, "width": size}, resample=3, image_mean=[0.5] * 3, image_std=[0.5] * 3
-        )
 
     # ---------------------------------------------------------------------------------------- token layout
     @property
@@ -285,6 +292,7 @@ class VideoReferProcessor(ProcessorMixin):
         num_frames: int | None = None,
         padding_side: str = "left",
         return_tensors: str | None = "pt",
+        target_spans: Sequence[Sequence[tuple[int, int]]] | None = None,
         **kwargs,
     ) -> BatchFeature:
         r"""
@@ -300,6 +308,8 @@ class VideoReferProcessor(ProcessorMixin):
             boxes: like `masks`, with boxes `[x1, y1, x2, y2]` that become rectangular masks.
             num_frames: frames sampled per video for this call (default: the processor's `num_frames`).
             padding_side: `left` (default, for generation) or `right`.
+            target_spans: for training, per sample the `(start, end)` character spans of `text` whose tokens are
+                targets; the output then has `labels` (the ids there, -100 elsewhere and at every placeholder).
 
         Returns:
             [`BatchFeature`] with `input_ids` `(batch, seq_len)` (already expanded), `attention_mask`,
@@ -323,7 +333,9 @@ class VideoReferProcessor(ProcessorMixin):
         videos_in = self._as_media_list(videos, "videos", sum(kind == "video" for kind in media_kinds))
         objects_in = self._objects_per_sample(masks, boxes, texts)
 
-        batch_ids, image_pixels, video_pixels = [], [], []
+        if target_spans is not None and len(target_spans) != len(texts):
+            raise ValueError(f"target_spans must hold one list of spans per sample: {len(texts)} samples, got {len(target_spans)}.")
+        batch_ids, batch_targets, image_pixels, video_pixels = [], [], [], []
         region_frames, region_masks, mask_frame_index, masks_per_object = [], [], [], []
         image_iter, video_iter = iter(images_in), iter(videos_in)
         for index, (prompt, kind, (objects, from_boxes)) in enumerate(zip(texts, media_kinds, objects_in)):
@@ -345,15 +357,19 @@ class VideoReferProcessor(ProcessorMixin):
                     for frame_index, mask in obj.items():
                         mask_frame_index.append(offset + row_of_frame[frame_index])
                         region_masks.append(self._mask_at_grid(mask))
-            batch_ids.append(self._token_ids(prompt, kind, [len(obj) for obj in object_masks], frames_per_video))
+            ids, targets = self._token_ids(
+                prompt, [len(obj) for obj in object_masks], frames_per_video, target_spans[index] if target_spans is not None else None
+            )
+            batch_ids.append(ids)
+            batch_targets.append(targets)
 
-        data: dict[str, Any] = self._pad(batch_ids, padding_side)
+        data: dict[str, Any] = self._pad(batch_ids, padding_side, batch_targets if target_spans is not None else None)
         if image_pixels:
             data["pixel_values"] = torch.cat(image_pixels)
         if video_pixels:
             data["pixel_values_videos"] = torch.stack(video_pixels)
         if region_masks:
-            ordered = [frames[frame] for frames in region_frames for frame in sorted(frames)]
+            ordered = [sample_frames[frame] for sample_frames in region_frames for frame in sorted(sample_frames)]
             data["region_pixel_values"] = self._preprocess(ordered)
             data["region_masks"] = torch.stack(region_masks)
             data["region_mask_frame_index"] = torch.tensor(mask_frame_index, dtype=torch.long)
@@ -480,40 +496,74 @@ class VideoReferProcessor(ProcessorMixin):
             mask = _pad_masks_to_square(mask)
         return resize_masks_to_grid(mask, self.grid_size)[0]
 
-    def _token_ids(self, prompt: str, kind: str | None, masks_per_object: list[int], frames_per_video: int) -> list[int]:
-        """Tokenize around the media marker (as the original does) and expand the placeholders."""
+    def _token_ids(
+        self,
+        prompt: str,
+        masks_per_object: list[int],
+        frames_per_video: int,
+        target_spans: Sequence[tuple[int, int]] | None = None,
+    ) -> tuple[list[int], list[bool]]:
+        """Tokenize around the media marker (as the original does) and expand the placeholders.
+
+        Returns the ids and, for each id, whether it is a training target: a text token lying inside one of the
+        character spans `target_spans` of `prompt` (placeholders never are).
+        """
+        spans = list(target_spans or [])
         ids: list[int] = []
-        pieces = re.split(f"({re.escape(self.image_token)}|{re.escape(self.video_token)})", prompt)
-        for piece in pieces:
-            if piece == self.image_token:
-                ids += [self.image_token_id] * self.num_video_tokens(self.num_frames)
-            elif piece == self.video_token:
-                ids += [self.video_token_id] * self.num_video_tokens(frames_per_video)
+        is_target: list[bool] = []
+        position = 0
+        for piece in re.split(f"({re.escape(self.image_token)}|{re.escape(self.video_token)})", prompt):
+            if piece in (self.image_token, self.video_token):
+                count = self.num_video_tokens(self.num_frames if piece == self.image_token else frames_per_video)
+                ids += [self.image_token_id if piece == self.image_token else self.video_token_id] * count
+                is_target += [False] * count
             elif piece:
-                ids += self.tokenizer(piece, add_special_tokens=False)["input_ids"]
+                encoded = self.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=bool(spans))
+                ids += encoded["input_ids"]
+                if spans:
+                    for start, end in encoded["offset_mapping"]:
+                        start, end = start + position, end + position
+                        is_target.append(any(low <= start and end <= high for low, high in spans))
+                else:
+                    is_target += [False] * len(encoded["input_ids"])
+            position += len(piece)
         expanded: list[int] = []
+        expanded_target: list[bool] = []
         objects = iter(masks_per_object)
-        for token in ids:
+        for token, target in zip(ids, is_target):
             if token == self.region_token_id:
-                expanded += [token] * min(next(objects), self.region_token_num)
+                copies = min(next(objects), self.region_token_num)
+                expanded += [token] * copies
+                expanded_target += [False] * copies
             else:
                 expanded.append(token)
-        return expanded
+                expanded_target.append(target)
+        return expanded, expanded_target
 
-    def _pad(self, batch_ids: list[list[int]], padding_side: str) -> dict[str, torch.Tensor]:
+    def _pad(
+        self, batch_ids: list[list[int]], padding_side: str, batch_targets: list[list[bool]] | None = None
+    ) -> dict[str, torch.Tensor]:
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
             pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         length = max(len(ids) for ids in batch_ids)
         input_ids = torch.full((len(batch_ids), length), pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(batch_ids), length), dtype=torch.long)
+        labels = torch.full((len(batch_ids), length), IGNORE_INDEX, dtype=torch.long)
         for row, ids in enumerate(batch_ids):
             if not ids:
                 continue
             span = slice(length - len(ids), length) if padding_side == "left" else slice(0, len(ids))
-            input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
+            row_ids = torch.tensor(ids, dtype=torch.long)
+            input_ids[row, span] = row_ids
             attention_mask[row, span] = 1
-        return {"input_ids": input_ids, "attention_mask": attention_mask}
+            if batch_targets is not None:
+                targets = torch.tensor(batch_targets[row], dtype=torch.bool)
+                labels[row, span] = row_ids.masked_fill(~targets, IGNORE_INDEX)
+        data = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if batch_targets is not None:
+            data["labels"] = labels
+        return data
 
     def decode_generated(self, generated_ids: torch.Tensor, inputs: Mapping, **kwargs) -> list[str]:
         """Decode what `generate` added after the prompt: `generated_ids[:, prompt_length:]`."""
