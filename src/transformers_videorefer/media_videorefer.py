@@ -175,7 +175,7 @@ class VideoFileClip(Clip):
             self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
             num_frames = len(self._reader)
             height, width = self._reader[0].shape[:2] if num_frames else (0, 0)
-        except decord.DECORDError as error:
+        except (decord.DECORDError, RuntimeError) as error:  # decord reports unreadable files as RuntimeError
             raise ValueError(f"Cannot decode the video file {path!r} (unreadable or corrupt): {error}") from error
         super().__init__(num_frames, height, width, f"the video {path!r}")
         self._path = path
@@ -185,7 +185,7 @@ class VideoFileClip(Clip):
 
         try:
             batch = self._reader.get_batch(indices).asnumpy()
-        except decord.DECORDError as error:
+        except (decord.DECORDError, RuntimeError) as error:
             raise ValueError(f"Cannot decode frames {indices} of the video {self._path!r}: {error}") from error
         return [np.ascontiguousarray(frame) for frame in batch]
 

@@ -1,0 +1,36 @@
+"""`python -m transformers_videorefer.train --config ...` end to end on the tiny checkpoint."""
+
+import yaml
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+import transformers_videorefer  # noqa: F401
+from transformers_videorefer.train import main
+
+from .training_fixtures import samples, write_dataset
+
+
+def test_train_script_with_yaml_config(golden_checkpoint, tmp_path):
+    data = write_dataset(tmp_path, samples())
+    config = {
+        "stage": "3",
+        "model_name_or_path": str(golden_checkpoint),
+        "data_path": [str(data)],
+        "media_root": str(tmp_path),
+        "dtype": "float32",
+        "output_dir": str(tmp_path / "out"),
+        "max_steps": 2,
+        "per_device_train_batch_size": 2,
+        "learning_rate": 1e-4,
+        "use_cpu": True,
+        "bf16": False,
+        "gradient_checkpointing": True,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
+    (tmp_path / "stage3.yaml").write_text(yaml.safe_dump(config))
+    main(["--config", str(tmp_path / "stage3.yaml")])
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "out")
+    processor = AutoProcessor.from_pretrained(tmp_path / "out")
+    assert model.config.model_type == "videorefer"
+    assert processor.region_token_id == model.config.region_token_id
