@@ -31,6 +31,8 @@ setup(
         "numpy>=1.24",
         "pillow>=10.0",
         "tqdm>=4.66",
+        "matplotlib>=3.7",
+        "pyyaml>=6.0",
     ],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3"],

@@ -196,3 +196,54 @@ def collate_left_padded(samples: list[dict], pad_id: int = TINY_PAD_ID) -> dict:
         ),
         region_masks_per_object=torch.cat([s["region_masks_per_object"] for s in samples]),
     )
+
+
+# ------------------------------------------------------------------------------- golden cases, as the processor sees them
+def load_case_json(golden_dir: Path, name: str) -> dict:
+    """The `case.json` of a golden case."""
+    import json
+
+    with open(Path(golden_dir) / "cases" / name / "case.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def case_media_path(golden_dir: Path, name: str, case: dict) -> Path:
+    """The media (file or frame folder) of a golden case."""
+    return Path(golden_dir) / "cases" / name / case["media"]
+
+
+def case_messages(case: dict) -> list[dict]:
+    """The chat messages that render to the case's `prompt_text` (media entry first, then the question)."""
+    return [
+        {"role": "user", "content": [{"type": case["modality"]}, {"type": "text", "text": case["prompt_sent_to_model"]}]}
+    ]
+
+
+def case_objects(case: dict) -> list[dict]:
+    """The case's objects as `{int frame index: COCO RLE}` (the processor's documented form)."""
+    return [{int(frame): entry["segmentation"] for frame, entry in obj.items()} for obj in case["annotation"]]
+
+
+def case_media_kwargs(golden_dir: Path, name: str, case: dict) -> dict:
+    """`{"images": [path]}` or `{"videos": [path]}` for the processor."""
+    key = "images" if case["modality"] == "image" else "videos"
+    return {key: [case_media_path(golden_dir, name, case)]}
+
+
+# ------------------------------------------------------------------------------------------------------- masks
+def uncompressed_rle(mask) -> dict:
+    """COCO's uncompressed RLE of a binary `(height, width)` mask: column-major runs, starting with a run of 0s."""
+    import numpy as np
+
+    array = np.asarray(mask).astype(bool)
+    flat = array.flatten(order="F")
+    counts: list[int] = []
+    current, run = False, 0
+    for value in flat.tolist():
+        if value == current:
+            run += 1
+        else:
+            counts.append(run)
+            current, run = value, 1
+    counts.append(run)
+    return {"size": [int(array.shape[0]), int(array.shape[1])], "counts": counts}

@@ -150,3 +150,22 @@ def test_full_model_connector_weight_names():
                                      ("linear", "model.multi_modal_projector.weight")):
         model = tiny_model(seed=0, projector_type=projector_type)
         assert expected in dict(model.named_parameters())
+
+
+@pytest.mark.parametrize("projector_type", ["stc_connector_v35", "stc_connector", "stp_connector"])
+@pytest.mark.parametrize("frames", [2, 4, 5])
+def test_channels_last_connector_matches_nchw_reference(projector_type, frames):
+    """The package's channels-last connector computes what a direct NCHW transcription of the original does."""
+    from reference_connector import ReferenceSpatioTemporalConnector
+
+    config = tiny_config(projector_type=projector_type, projector_depth=2)
+    torch.manual_seed(frames)
+    fast = build_connector(config).double().eval()
+    for parameter in fast.parameters():  # livelier than the default init, so that every path matters
+        torch.nn.init.normal_(parameter, std=0.3)
+    reference = ReferenceSpatioTemporalConnector(config).double().eval()
+    assert reference.load_state_dict(fast.state_dict(), strict=True)
+    grid = config.vision_config.image_size // config.vision_config.patch_size
+    features = torch.randn(2, frames, grid * grid, config.vision_config.hidden_size, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(features), reference(features), atol=1e-10, rtol=1e-10)

@@ -6,6 +6,7 @@ import sys
 
 from .cli_ask import add_ask_parser
 from .cli_data import add_data_parser
+from .cli_eval import add_eval_parser
 
 DESCRIPTION = "VideoRefer on the Hugging Face stack: ask questions about objects marked in videos and images."
 
@@ -15,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_ask_parser(subparsers)
     add_data_parser(subparsers)
+    add_eval_parser(subparsers)
     return parser
 
 

@@ -128,26 +128,33 @@ class VideoReferModel(VideoReferPreTrainedModel):
             hidden_states = layer(hidden_states, None)
         return hidden_states
 
-    def get_video_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
-        """Connector tokens of videos: `(num_videos, frames, 3, H, W)` -> `(num_videos, tokens, text_hidden)`."""
+    def get_video_features(
+        self, pixel_values_videos: torch.Tensor, frame_features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Connector tokens of videos: `(num_videos, frames, 3, H, W)` -> `(num_videos, tokens, text_hidden)`.
+
+        `frame_features` (`(num_videos * frames, grid * grid, vision_hidden)`) skips the vision tower when the
+        frames were already encoded.
+        """
         if pixel_values_videos.ndim != 5:
             raise ValueError(
                 "pixel_values_videos must be (num_videos, frames, 3, height, width), got shape "
                 f"{tuple(pixel_values_videos.shape)}."
             )
         num_videos, frames = pixel_values_videos.shape[:2]
-        features = self.get_frame_features(pixel_values_videos.flatten(0, 1))
-        features = features.reshape(num_videos, frames, *features.shape[1:])
-        return self.multi_modal_projector(features)
+        if frame_features is None:
+            frame_features = self.get_frame_features(pixel_values_videos.flatten(0, 1))
+        return self.multi_modal_projector(frame_features.reshape(num_videos, frames, *frame_features.shape[1:]))
 
-    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def get_image_features(self, pixel_values: torch.Tensor, frame_features: torch.Tensor | None = None) -> torch.Tensor:
         """Connector tokens of images, each seen as a clip of `config.num_frames` copies of itself.
 
-        `(num_images, 3, H, W)` -> `(num_images, tokens, text_hidden)`.
+        `(num_images, 3, H, W)` -> `(num_images, tokens, text_hidden)`; `frame_features` as in
+        `get_video_features`.
         """
-        features = self.get_frame_features(pixel_values)
-        features = features[:, None].expand(-1, self.config.num_frames, -1, -1)
-        return self.multi_modal_projector(features)
+        if frame_features is None:
+            frame_features = self.get_frame_features(pixel_values)
+        return self.multi_modal_projector(frame_features[:, None].expand(-1, self.config.num_frames, -1, -1))
 
     def get_region_features(
         self,
@@ -155,6 +162,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
         region_masks: torch.Tensor | list[torch.Tensor],
         region_mask_frame_index: torch.Tensor,
         region_masks_per_object: torch.Tensor,
+        frame_features: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Region tokens of all objects of the batch.
 
@@ -164,6 +172,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
                 `(h_i, w_i)` masks of different sizes. Object after object, frame after frame.
             region_mask_frame_index: `(num_masks,)`: row of `region_pixel_values` each mask is on.
             region_masks_per_object: `(num_objects,)`: masks of each object, objects in `<region>` order.
+            frame_features: the vision features of `region_pixel_values`, when already computed.
 
         Returns:
             `(features (num_tokens, text_hidden), tokens_per_object (num_objects,))`.
@@ -172,8 +181,24 @@ class VideoReferModel(VideoReferPreTrainedModel):
         frame_index = torch.as_tensor(region_mask_frame_index, dtype=torch.long)
         masks_per_object = torch.as_tensor(region_masks_per_object, dtype=torch.long)
         self._check_region_layout(masks, frame_index, masks_per_object, region_pixel_values.shape[0])
-        frame_features = self.get_frame_features(region_pixel_values)
+        if frame_features is None:
+            frame_features = self.get_frame_features(region_pixel_values)
         return self.region_encoder(frame_features, masks, frame_index, masks_per_object)
+
+    def encode_frames_once(self, *pixel_groups: torch.Tensor | None) -> list[torch.Tensor | None]:
+        """Vision features of several groups of frames with one pass of the vision tower.
+
+        Each group is `(n_i, 3, H, W)` (or None); returns one `(n_i, grid * grid, vision_hidden)` tensor per group.
+        """
+        present = [group for group in pixel_groups if group is not None]
+        if not present:
+            return [None] * len(pixel_groups)
+        if len({tuple(group.shape[1:]) for group in present}) > 1:  # frames of different sizes: one pass each
+            pieces = iter([self.get_frame_features(group) for group in present])
+        else:
+            features = self.get_frame_features(torch.cat(present) if len(present) > 1 else present[0])
+            pieces = iter(torch.split(features, [group.shape[0] for group in present]))
+        return [None if group is None else next(pieces) for group in pixel_groups]
 
     def _masks_at_grid(self, region_masks: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         grid = self.config.vision_grid_size
@@ -313,15 +338,23 @@ class VideoReferModel(VideoReferPreTrainedModel):
         embed_ids = input_ids.masked_fill(image_mask | video_mask, 0)
         inputs_embeds = self.get_input_embeddings()(embed_ids)
 
+        if pixel_values_videos is not None and pixel_values_videos.ndim != 5:
+            raise ValueError(
+                "pixel_values_videos must be (num_videos, frames, 3, height, width), got shape "
+                f"{tuple(pixel_values_videos.shape)}."
+            )
+        image_frames, video_frames, region_frames = self.encode_frames_once(
+            pixel_values, None if pixel_values_videos is None else pixel_values_videos.flatten(0, 1), region_pixel_values
+        )
         if pixel_values is not None:
-            features = self.get_image_features(pixel_values)
+            features = self.get_image_features(pixel_values, image_frames)
             inputs_embeds = self._scatter_features(inputs_embeds, image_mask, features.flatten(0, 1), "Images")
-        elif bool(image_mask.any()) and cache is None:
+        elif cache is None and bool(image_mask.any()):
             raise ValueError("input_ids hold image placeholders but no pixel_values were given.")
         if pixel_values_videos is not None:
-            features = self.get_video_features(pixel_values_videos)
+            features = self.get_video_features(pixel_values_videos, video_frames)
             inputs_embeds = self._scatter_features(inputs_embeds, video_mask, features.flatten(0, 1), "Videos")
-        elif bool(video_mask.any()) and cache is None:
+        elif cache is None and bool(video_mask.any()):
             raise ValueError("input_ids hold video placeholders but no pixel_values_videos were given.")
 
         region_keep_mask = None
@@ -332,7 +365,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
                 )
             masks_per_object = torch.as_tensor(region_masks_per_object, dtype=torch.long)
             features, tokens_per_object = self.get_region_features(
-                region_pixel_values, region_masks, region_mask_frame_index, masks_per_object
+                region_pixel_values, region_masks, region_mask_frame_index, masks_per_object, region_frames
             )
             slot, used = self._region_slots(region_mask, masks_per_object, tokens_per_object)
             slot_features = features.new_zeros(used.numel(), features.shape[-1]).index_copy(0, slot, features)
@@ -340,7 +373,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
             if not bool(used.all()):
                 region_keep_mask = torch.ones_like(region_mask)
                 region_keep_mask[region_mask] = used
-        elif bool(region_mask.any()) and cache is None:
+        elif cache is None and bool(region_mask.any()):
             raise ValueError(
                 "input_ids hold <region> placeholders but no region inputs (region_pixel_values, region_masks, ...) "
                 "were given: every <region> needs an object mask."

@@ -4,7 +4,9 @@
 Parameter names follow the original checkpoints (which used timm's `RegStage`), so that
 `model.mm_projector.<name>` in a released checkpoint is `model.multi_modal_projector.<name>` here:
 `s1.b1.conv1.conv.weight`, `s1.b1.conv1.bn.weight`, `s1.b1.se.fc1.weight`, `s1.b1.downsample.conv.weight`,
-`sampler.0.weight`, `readout.0.weight`, ...
+`sampler.0.weight`, `readout.0.weight`, ... The computation runs channels-last: 1x1 convolutions as matrix
+products over the channels and the no-padding Conv3d as a matrix product over its patches, which is the same
+arithmetic as the original's NCHW convolutions without the transpositions around every LayerNorm.
 """
 
 import torch
@@ -17,20 +19,22 @@ CONNECTOR_NORM_EPS = 1e-5
 
 
 class VideoReferLayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a (batch, channels, height, width) tensor, optionally followed by SiLU."""
+    """LayerNorm over the channels of a channels-last `(batch, height, width, channels)` tensor, then optional SiLU."""
 
     def __init__(self, num_channels: int, apply_act: bool = True, eps: float = CONNECTOR_NORM_EPS):
         super().__init__(num_channels, eps=eps)
         self.act = nn.SiLU() if apply_act else nn.Identity()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = hidden_states.permute(0, 2, 3, 1)
-        hidden_states = nn.functional.layer_norm(hidden_states, self.normalized_shape, self.weight, self.bias, self.eps)
-        return self.act(hidden_states.permute(0, 3, 1, 2))
+        return self.act(nn.functional.layer_norm(hidden_states, self.normalized_shape, self.weight, self.bias, self.eps))
 
 
 class VideoReferConvNormAct(nn.Module):
-    """Bias-free convolution -> LayerNorm2d -> optional SiLU (names `conv` and `bn` as in the checkpoints)."""
+    """Bias-free convolution -> LayerNorm2d -> optional SiLU (names `conv` and `bn` as in the checkpoints).
+
+    Works channels-last: a 1x1 convolution is a matrix product over the channels, the depthwise 3x3 one runs on a
+    channels-last view, and the LayerNorm needs no transposition.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, groups: int = 1, apply_act: bool = True):
         super().__init__()
@@ -40,11 +44,16 @@ class VideoReferConvNormAct(nn.Module):
         self.bn = VideoReferLayerNorm2d(out_channels, apply_act=apply_act)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(hidden_states))
+        """`(batch, height, width, in_channels)` -> `(batch, height, width, out_channels)`."""
+        if self.conv.kernel_size == (1, 1):
+            hidden_states = nn.functional.linear(hidden_states, self.conv.weight.flatten(1))
+        else:
+            hidden_states = self.conv(hidden_states.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.bn(hidden_states)
 
 
 class VideoReferSqueezeExcite(nn.Module):
-    """Squeeze-and-excitation: global mean -> 1x1 conv -> SiLU -> 1x1 conv -> sigmoid gate."""
+    """Squeeze-and-excitation: global mean -> 1x1 conv -> SiLU -> 1x1 conv -> sigmoid gate (channels-last)."""
 
     def __init__(self, channels: int, reduced_channels: int):
         super().__init__()
@@ -53,9 +62,10 @@ class VideoReferSqueezeExcite(nn.Module):
         self.fc2 = nn.Conv2d(reduced_channels, channels, kernel_size=1, bias=True)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        scale = hidden_states.mean((2, 3), keepdim=True)
-        scale = self.fc2(self.act(self.fc1(scale)))
-        return hidden_states * scale.sigmoid()
+        scale = hidden_states.mean((1, 2))
+        scale = self.act(nn.functional.linear(scale, self.fc1.weight.flatten(1), self.fc1.bias))
+        scale = nn.functional.linear(scale, self.fc2.weight.flatten(1), self.fc2.bias)
+        return hidden_states * scale.sigmoid()[:, None, None, :]
 
 
 class VideoReferBottleneck(nn.Module):
@@ -74,6 +84,7 @@ class VideoReferBottleneck(nn.Module):
         self.act3 = nn.SiLU()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Channels-last `(batch, height, width, channels)` in and out."""
         shortcut = self.downsample(hidden_states)
         hidden_states = self.conv3(self.se(self.conv2(self.conv1(hidden_states))))
         return self.act3(hidden_states + shortcut)
@@ -89,6 +100,7 @@ class VideoReferRegStage(nn.Module):
             self.add_module(f"b{index + 1}", VideoReferBottleneck(block_in, out_channels))
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Channels-last `(batch, height, width, channels)` in and out."""
         for block in self.children():
             hidden_states = block(hidden_states)
         return hidden_states
@@ -132,22 +144,34 @@ class VideoReferSpatioTemporalConnector(nn.Module):
             frame_features: `(batch, frames, grid * grid, vision_hidden)` patch features of each video.
 
         Returns:
-            `(batch, tokens, text_hidden)` with tokens = frames' x grid' x grid' after down-sampling.
+            `(batch, tokens, text_hidden)` with tokens = frames' x grid' x grid' after down-sampling, in
+            (time, height, width) order.
         """
         batch, frames, patches, channels = frame_features.shape
         grid = int(round(patches**0.5))
         if grid * grid != patches:
             raise ValueError(f"Expected a square grid of patch features per frame, got {patches} patches.")
-        hidden = frame_features.reshape(batch * frames, grid, grid, channels).permute(0, 3, 1, 2)
-        hidden = self.s1(hidden)
-        hidden = hidden.reshape(batch, frames, *hidden.shape[1:]).permute(0, 2, 1, 3, 4)
-        hidden = self.sampler(hidden)
-        new_frames = hidden.shape[2]
-        hidden = hidden.permute(0, 2, 1, 3, 4).reshape(batch * new_frames, *hidden.shape[1:2], *hidden.shape[3:])
-        hidden = self.s2(hidden)
-        hidden = hidden.reshape(batch, new_frames, *hidden.shape[1:]).permute(0, 1, 3, 4, 2)
-        hidden = hidden.reshape(batch, -1, hidden.shape[-1])
-        return self.readout(hidden)
+        hidden = self.s1(frame_features.reshape(batch * frames, grid, grid, channels))
+        hidden = self._downsample(hidden.reshape(batch, frames, grid, grid, hidden.shape[-1]))
+        new_frames, height, width = hidden.shape[1:4]
+        hidden = self.s2(hidden.reshape(batch * new_frames, height, width, hidden.shape[-1]))
+        return self.readout(hidden.reshape(batch, new_frames * height * width, hidden.shape[-1]))
+
+    def _downsample(self, hidden: torch.Tensor) -> torch.Tensor:
+        """`(batch, frames, height, width, channels)` -> the same layout after the 3D down-sampler."""
+        conv = self.sampler[0]
+        if isinstance(conv, nn.Conv3d) and conv.padding == (0, 0, 0):
+            # A stride = kernel convolution without padding is a matrix product over non-overlapping patches.
+            kt, kh, kw = conv.kernel_size
+            batch, frames, height, width, channels = hidden.shape
+            t, h, w = frames // kt, height // kh, width // kw
+            if t == 0:
+                raise ValueError(f"The connector down-samples time by {kt}: it needs at least {kt} frames, got {frames}.")
+            patches = hidden[:, : t * kt, : h * kh, : w * kw].reshape(batch, t, kt, h, kh, w, kw, channels)
+            patches = patches.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch, t, h, w, kt * kh * kw * channels)
+            weight = conv.weight.permute(0, 2, 3, 4, 1).reshape(conv.out_channels, -1)
+            return self.sampler[1](nn.functional.linear(patches, weight, conv.bias))
+        return self.sampler(hidden.permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1)
 
 
 class VideoReferMlpConnector(nn.Sequential):
