@@ -3,6 +3,7 @@
 reading the per-object `{frame_index: mask}` annotations."""
 
 import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +28,10 @@ def compressed_rle_counts(counts: str | bytes, where: str = "RLE") -> list[int]:
     Decoded here, in Python, so that malformed strings are refused before they reach pycocotools' C decoder,
     which writes runs without bounds checks.
     """
-    data = counts.encode("ascii", errors="replace") if isinstance(counts, str) else bytes(counts)
+    try:
+        data = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{where}: compressed RLE 'counts' holds a character outside COCO's alphabet ('0' to 'o').") from error
     run_lengths: list[int] = []
     position = 0
     while position < len(data):
@@ -90,6 +94,21 @@ def _decode_rle(rle: Mapping, size: tuple[int, int], where: str) -> np.ndarray:
     return decoded.astype(np.uint8)
 
 
+# Polygon vertices may lie outside the clip, but not absurdly far: pycocotools rasterises the whole polygon, so its
+# memory grows with the coordinates (and it crashes on huge ones).
+POLYGON_COORDINATE_LIMIT = 4
+
+
+def _finite_float(value: Any, where: str, what: str) -> float:
+    try:
+        number = float(value)
+    except OverflowError as error:
+        raise ValueError(f"{where}: {what} must be finite numbers of a sensible size, got {value!r:.40}.") from error
+    if not np.isfinite(number):
+        raise ValueError(f"{where}: {what} must be finite numbers, got {value!r}.")
+    return number
+
+
 def _decode_polygons(polygons: list, size: tuple[int, int], where: str) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
@@ -103,9 +122,13 @@ def _decode_polygons(polygons: list, size: tuple[int, int], where: str) -> np.nd
             raise TypeError(f"{where}: a polygon must be a flat list of numbers [x1, y1, x2, y2, ...].")
         if len(polygon) < 6 or len(polygon) % 2:
             raise ValueError(f"{where}: a polygon needs an even number (>= 6) of coordinates, got {len(polygon)}.")
-        values = [float(v) for v in polygon]
-        if not all(np.isfinite(values)):
-            raise ValueError(f"{where}: polygon coordinates must be finite numbers.")
+        values = [_finite_float(v, where, "polygon coordinates") for v in polygon]
+        limit = POLYGON_COORDINATE_LIMIT * max(size)
+        if any(abs(v) > limit for v in values):
+            raise ValueError(
+                f"{where}: polygon coordinates must lie near the {size[1]}x{size[0]} clip (within {limit:g} pixels), "
+                f"got values up to {max(abs(v) for v in values):g}."
+            )
         cleaned.append(values)
     if not cleaned:
         raise ValueError(f"{where}: an empty list is not a segmentation (give polygons, an RLE or a mask array).")
@@ -122,9 +145,9 @@ def box_to_mask(box: Any, size: tuple[int, int], where: str = "box") -> np.ndarr
         box = box.tolist()
     if not isinstance(box, (list, tuple)) or len(box) != 4:
         raise ValueError(f"{where}: a box must be [x1, y1, x2, y2], got {box!r}.")
-    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in box):
-        raise TypeError(f"{where}: box coordinates must be finite numbers, got {box!r}.")
-    x1, y1, x2, y2 = (float(v) for v in box)
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in box):
+        raise TypeError(f"{where}: box coordinates must be numbers, got {box!r}.")
+    x1, y1, x2, y2 = (_finite_float(v, where, "box coordinates") for v in box)
     if x2 <= x1 or y2 <= y1:
         raise ValueError(f"{where}: a box needs x2 > x1 and y2 > y1, got {box!r}.")
     height, width = size
@@ -176,13 +199,16 @@ def decode_segmentation(segmentation: Any, size: tuple[int, int], where: str = "
     )
 
 
+FRAME_KEY = re.compile(r"\s*-?[0-9]+\s*")
+
+
 def _frame_key(key: Any, where: str) -> int:
     if isinstance(key, bool):
         raise TypeError(f"{where}: frame index {key!r} must be an int.")
     if isinstance(key, numbers.Integral):
         return int(key)
-    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
-        return int(key.strip())
+    if isinstance(key, str) and FRAME_KEY.fullmatch(key):
+        return int(key)
     raise TypeError(f"{where}: frame index {key!r} must be an int (or a string of digits, as in JSON).")
 
 
@@ -192,7 +218,12 @@ def normalize_object(obj: Any, is_image: bool, where: str) -> dict[int, Any]:
     For an image, a bare segmentation (not a dict of frames) is the mask on frame 0.
     """
     if isinstance(obj, Mapping) and obj and not ({"segmentation", "size", "counts"} & set(obj)):
-        frames = {_frame_key(k, where): v for k, v in obj.items()}
+        frames = {}
+        for key, value in obj.items():
+            index = _frame_key(key, where)
+            if index in frames:
+                raise ValueError(f"{where}: frame {index} is given twice (keys {key!r} and another).")
+            frames[index] = value
     elif is_image and not (isinstance(obj, Mapping) and not obj):
         frames = {0: obj}
     elif isinstance(obj, Mapping) and not obj:
