@@ -7,8 +7,9 @@ Workloads (the issue's): 16 frames + 1 mask frame, one object, a 70-token prompt
   bench-d      256-token answers, samples/s, at each --batch-sizes
   peak memory  torch.cuda.max_memory_allocated during a bs=1 256-token generation
 
-Modes: `eager` (dynamic KV cache, no compilation) and `static` (static KV cache, the decoding step compiled with
-CUDA graphs by transformers' generate). Timings are medians of --repeats runs after warm-up, with
+Modes: `eager` (`model.generate`, dynamic KV cache, no compilation), `static` (`model.generate` with a static KV
+cache: transformers compiles the decoding step with CUDA graphs) and `fast` (`FastGreedyGenerator`: static caches
+reused per batch size, the decoding step embedding -> Qwen2 -> LM head compiled once per batch size). Timings are medians of --repeats runs after warm-up, with
 torch.cuda.synchronize around each.
 
     python benchmarks/bench_inference.py --modes eager static --batch-sizes 1 8 32 --json results.json
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import transformers_videorefer  # noqa: E402,F401
 from transformers_videorefer import VideoReferConfig, VideoReferForConditionalGeneration  # noqa: E402
-from transformers_videorefer.generation_videorefer import StaticCacheGenerator  # noqa: E402
+from transformers_videorefer.generation_videorefer import FastGreedyGenerator  # noqa: E402
 
 ORIGINAL = {"prefill_ms": 155.0, "decode_tok_s": 33.0, "bench_q_samples_s": 4.3, "bench_d_samples_s": 0.13, "peak_gb": 18.1}
 TARGET = {"prefill_ms": 70.0, "decode_tok_s": 150.0, "bench_q_samples_s": 13.0, "bench_d_samples_s": 5.0, "peak_gb": 17.5}
@@ -46,9 +47,20 @@ def tiny_config() -> VideoReferConfig:
 def build_model(args) -> VideoReferForConditionalGeneration:
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "float32": torch.float32}[args.dtype]
     if args.checkpoint:
-        return VideoReferForConditionalGeneration.from_pretrained(
+        model = VideoReferForConditionalGeneration.from_pretrained(
             args.checkpoint, dtype=dtype, attn_implementation=args.attn
-        ).to(args.device).eval()
+        ).to(args.device)
+    else:
+        model = _random_model(args, dtype)
+    model = model.eval()
+    if getattr(args, "prune_vision", False):
+        model.model.prune_unused_vision_layers()
+    if getattr(args, "compile_vision", False):
+        model.model.compile_vision_tower()
+    return model
+
+
+def _random_model(args, dtype: torch.dtype) -> VideoReferForConditionalGeneration:
     config = tiny_config() if args.tiny else VideoReferConfig()
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
@@ -58,7 +70,7 @@ def build_model(args) -> VideoReferForConditionalGeneration:
             model = VideoReferForConditionalGeneration._from_config(config, attn_implementation=args.attn)
     finally:
         torch.set_default_dtype(previous)
-    return model.eval()
+    return model
 
 
 def make_inputs(model, batch_size: int, num_frames: int, prompt_tokens: int, device: str) -> dict:
@@ -109,13 +121,16 @@ def timed(fn, device: str, repeats: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def generate_fn(model, inputs, new_tokens: int, generator: StaticCacheGenerator | None):
-    """Greedy generation of exactly `new_tokens`: plain `generate` (dynamic cache), or through `generator`
-    (static caches reused per batch size, decoding step compiled with CUDA graphs by transformers)."""
-    kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
-    if generator is not None:
-        return lambda: generator.generate(**inputs, **kwargs)
-    return lambda: model.generate(**inputs, **kwargs)
+def generate_fn(model, inputs, new_tokens: int, mode: str, fast: FastGreedyGenerator | None):
+    """Greedy generation of exactly `new_tokens` in one of the modes:
+    `eager` (`generate`, dynamic cache), `static` (`generate` with `cache_implementation="static"`: transformers
+    compiles the decoding step) or `fast` (`FastGreedyGenerator`: reused static caches, compiled step + argmax)."""
+    kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
+    if mode == "fast":
+        return lambda: fast.generate(**inputs, **kwargs)
+    if mode == "static":
+        kwargs["cache_implementation"] = "static"
+    return lambda: model.generate(**inputs, do_sample=False, **kwargs)
 
 
 @torch.inference_mode()
@@ -126,27 +141,25 @@ def run(args) -> dict:
     for mode in args.modes:
         row: dict = {}
         single = make_inputs(model, 1, args.num_frames, args.prompt_tokens, args.device)
-        static = None
-        if mode == "static":
-            static = StaticCacheGenerator(model, max_cache_len=single["input_ids"].shape[1] + args.long_tokens)
+        fast = FastGreedyGenerator(model, max_cache_len=single["input_ids"].shape[1] + args.long_tokens)
         row["seq_len"] = int(single["input_ids"].shape[1])
         prefill = timed(lambda: model(**single, use_cache=True, logits_to_keep=1), args.device, args.repeats, args.warmup)
         row["prefill_ms"] = prefill * 1000
-        one_token = timed(generate_fn(model, single, 1, static), args.device, args.repeats, args.warmup)
-        long_gen = timed(generate_fn(model, single, args.long_tokens, static), args.device, args.repeats, args.warmup)
+        one_token = timed(generate_fn(model, single, 1, mode, fast), args.device, args.repeats, args.warmup)
+        long_gen = timed(generate_fn(model, single, args.long_tokens, mode, fast), args.device, args.repeats, args.warmup)
         # decoding rate: the extra tokens over the extra time of a long answer versus a one-token answer
         row["decode_tok_s"] = (args.long_tokens - 1) / (long_gen - one_token)
         row["bs1_long_answer_s"] = long_gen
         if args.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
-            generate_fn(model, single, args.long_tokens, static)()
+            generate_fn(model, single, args.long_tokens, mode, fast)()
             row["peak_gb"] = torch.cuda.max_memory_allocated() / 1e9
             row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
         for batch_size in args.batch_sizes:
             batch = make_inputs(model, batch_size, args.num_frames, args.prompt_tokens, args.device)
-            short = timed(generate_fn(model, batch, args.short_tokens, static), args.device, args.repeats, args.warmup)
+            short = timed(generate_fn(model, batch, args.short_tokens, mode, fast), args.device, args.repeats, args.warmup)
             row[f"bench_q_samples_s@{batch_size}"] = batch_size / short
-            long = timed(generate_fn(model, batch, args.long_tokens, static), args.device, max(1, args.repeats // 2), 1)
+            long = timed(generate_fn(model, batch, args.long_tokens, mode, fast), args.device, max(1, args.repeats // 2), 1)
             row[f"bench_d_samples_s@{batch_size}"] = batch_size / long
         results["modes"][mode] = row
         print(f"[{mode}] " + json.dumps(row), flush=True)
@@ -181,7 +194,7 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "float32"])
     parser.add_argument("--attn", default="sdpa", help="sdpa, eager or flash_attention_2")
-    parser.add_argument("--modes", nargs="+", default=["eager", "static"], choices=["eager", "static"])
+    parser.add_argument("--modes", nargs="+", default=["eager", "static", "fast"], choices=["eager", "static", "fast"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--prompt-tokens", type=int, default=70)
@@ -189,6 +202,8 @@ def main(argv=None) -> None:
     parser.add_argument("--long-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--prune-vision", action="store_true", help="drop the never-used last vision layer and head")
+    parser.add_argument("--compile-vision", action="store_true", help="torch.compile the vision tower for prefill")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
     results = run(args)

@@ -2,6 +2,7 @@
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
+from . import attention_videorefer  # noqa: F401  (registers the sdpa_grouped attention)
 from .configuration_videorefer import VideoReferConfig, VideoReferLegacyConfig
 from .modeling_videorefer import VideoReferForConditionalGeneration, VideoReferModel, VideoReferPreTrainedModel
 from .processing_videorefer import VideoReferProcessor

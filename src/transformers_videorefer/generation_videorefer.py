@@ -1,58 +1,157 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""Fast repeated generation: one static KV cache per batch size, reused from call to call.
+"""Fast greedy generation for long answers and many batches (benchmarks, captioning).
 
-`model.generate(..., cache_implementation="static")` builds a new static cache on every call; on a GPU the
-compiled decoding step (CUDA graphs) then has to be re-recorded for the new cache tensors. Keeping one cache per
-batch size, reset between calls, lets the compiled step be reused: what long answers over many batches (Bench-D,
-captioning) want.
+`model.generate` stays the general API. `FastGreedyGenerator` is a narrower, faster path for greedy decoding:
+the prompt goes through the normal forward (vision tower, connector, region encoder, language model) into a static
+KV cache; every later token is one call of a compiled step (embedding -> Qwen2 -> LM head -> argmax) that, on a GPU,
+`torch.compile(mode="reduce-overhead")` replays as a CUDA graph. One static cache and one compiled step are kept
+per batch size and reused from call to call, so nothing is recompiled or re-recorded after the first batch of a
+size. Its tokens are those of `model.generate(do_sample=False)` (tested on the golden cases).
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 from transformers import StaticCache
 
+CHECK_EOS_EVERY = 8
 
-class StaticCacheGenerator:
-    """Greedy / sampled generation through `model.generate` with reused static caches.
+
+class FastGreedyGenerator:
+    """Greedy generation with reused static caches and a compiled decoding step.
 
     Args:
-        model: a `VideoReferForConditionalGeneration` (or any generative transformers model).
-        max_cache_len: the cache length of every batch size: prompt + new tokens must fit in it.
+        model: a `VideoReferForConditionalGeneration`.
+        max_cache_len: positions of every static cache: prompt + new tokens must fit.
+        compile: compile the decoding step (default: on CUDA devices only).
 
     Example:
 
     ```python
-    >>> generator = StaticCacheGenerator(model, max_cache_len=2048)
-    >>> for batch in batches:
-    ...     out = generator.generate(**batch, max_new_tokens=256, do_sample=False)
+    >>> generator = FastGreedyGenerator(model, max_cache_len=2048)
+    >>> for batch in batches:  # processor outputs, left padded
+    ...     out = generator.generate(**batch, max_new_tokens=256)  # (batch, prompt + new tokens), like generate
     ```
     """
 
-    def __init__(self, model: torch.nn.Module, max_cache_len: int):
+    def __init__(self, model: torch.nn.Module, max_cache_len: int, compile: bool | None = None):
         if max_cache_len < 2:
             raise ValueError(f"max_cache_len must be at least 2, got {max_cache_len}.")
         self.model = model
         self.max_cache_len = int(max_cache_len)
-        self._caches: dict[int, StaticCache] = {}
+        self.compile = model.device.type == "cuda" if compile is None else compile
+        self._states: dict[int, _DecodeState] = {}
 
-    def cache_for(self, batch_size: int) -> StaticCache:
-        """The (reset) static cache of `batch_size`, made on first use."""
-        cache = self._caches.get(batch_size)
-        if cache is None:
-            cache = StaticCache(config=self.model.config.get_text_config(decoder=True), max_cache_len=self.max_cache_len)
-            self._caches[batch_size] = cache
+    def _state(self, batch_size: int, device: torch.device) -> "_DecodeState":
+        state = self._states.get(batch_size)
+        if state is None:
+            state = _DecodeState(self.model, batch_size, self.max_cache_len, device, self.compile)
+            self._states[batch_size] = state
         else:
-            cache.reset()
-        return cache
+            state.cache.reset()
+        return state
 
-    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, **kwargs: Any) -> torch.Tensor:
-        """`model.generate` with the static cache of this batch size; same arguments and output."""
-        needed = input_ids.shape[1] + max_new_tokens
-        if needed > self.max_cache_len:
+    @torch.inference_mode()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        max_new_tokens: int,
+        attention_mask: torch.Tensor | None = None,
+        min_new_tokens: int = 0,
+        eos_token_id: int | Iterable[int] | None = None,
+        pad_token_id: int | None = None,
+        **model_inputs: Any,
+    ) -> torch.Tensor:
+        """Greedy decoding of at most `max_new_tokens` (at least `min_new_tokens`) after a left-padded prompt.
+
+        `model_inputs` are the processor's other outputs (pixel values, region inputs). EOS defaults to the model's
+        generation config; EOS cannot be chosen before `min_new_tokens`; finished rows are padded with
+        `pad_token_id` and decoding stops when every row has finished. Returns `(batch, prompt + generated)` ids,
+        as `model.generate(do_sample=False)` does.
+        """
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}.")
+        batch_size, prompt_length = input_ids.shape
+        if prompt_length + max_new_tokens > self.max_cache_len:
             raise ValueError(
-                f"The prompt ({input_ids.shape[1]} tokens) plus {max_new_tokens} new tokens need {needed} cache "
-                f"positions, but this generator's caches hold {self.max_cache_len}; make it with a larger max_cache_len."
+                f"The prompt ({prompt_length} tokens) plus {max_new_tokens} new tokens need "
+                f"{prompt_length + max_new_tokens} cache positions, but this generator's caches hold "
+                f"{self.max_cache_len}; make it with a larger max_cache_len."
             )
-        cache = self.cache_for(input_ids.shape[0])
-        return self.model.generate(input_ids=input_ids, cache=cache, max_new_tokens=max_new_tokens, **kwargs)
+        device = input_ids.device
+        generation_config = self.model.generation_config
+        eos = generation_config.eos_token_id if eos_token_id is None else eos_token_id
+        eos_list = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+        eos_ids = torch.tensor(eos_list, dtype=torch.long, device=device)
+        pad = pad_token_id if pad_token_id is not None else generation_config.pad_token_id
+        pad = pad if pad is not None else (eos_list[0] if eos_list else 0)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+
+        state = self._state(batch_size, device)
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, cache=state.cache, use_cache=True, logits_to_keep=1,
+            **model_inputs,
+        )
+        if outputs.region_keep_mask is not None:
+            attention_mask = attention_mask * outputs.region_keep_mask.to(attention_mask.dtype)
+        state.mask.zero_()
+        state.mask[:, :prompt_length] = attention_mask
+        state.positions.copy_(attention_mask.long().sum(-1, keepdim=True))  # the next position of each row
+        state.eos_mask.zero_()
+        state.eos_mask[eos_ids] = True
+
+        logits = outputs.logits[:, -1]
+        if min_new_tokens > 0:
+            logits = logits.masked_fill(state.eos_mask, float("-inf"))
+        token = logits.argmax(-1)
+        finished = torch.isin(token, eos_ids)
+        generated = [token]
+        for index in range(1, max_new_tokens):
+            if index % CHECK_EOS_EVERY == 0 and bool(finished.all()):
+                break
+            state.tokens.copy_(token[:, None])
+            state.mask[:, prompt_length + index - 1] = 1
+            state.suppress_eos.fill_(index < min_new_tokens)
+            token = state.step()
+            state.positions += 1
+            token = torch.where(finished, torch.full_like(token, pad), token)
+            finished = finished | torch.isin(token, eos_ids)
+            generated.append(token)
+        new_tokens = torch.stack(generated, dim=1)
+        # `generate` stops right after the step where the last row finished: drop the columns past it.
+        is_eos = torch.isin(new_tokens, eos_ids)
+        row_end = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, new_tokens.shape[1])
+        return torch.cat([input_ids, new_tokens[:, : int(row_end.max())]], dim=1)
+
+
+class _DecodeState:
+    """What one batch size keeps between calls: its static cache, input buffers and compiled decoding step."""
+
+    def __init__(self, model: torch.nn.Module, batch_size: int, max_cache_len: int, device: torch.device, compile: bool):
+        self.cache = StaticCache(config=model.config.get_text_config(decoder=True), max_cache_len=max_cache_len)
+        self.tokens = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
+        self.positions = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
+        self.mask = torch.zeros(batch_size, max_cache_len, dtype=torch.long, device=device)
+        self.eos_mask = torch.zeros(model.config.get_text_config().vocab_size, dtype=torch.bool, device=device)
+        self.suppress_eos = torch.zeros(1, dtype=torch.bool, device=device)
+        language_model = model.model.language_model
+        lm_head = model.lm_head
+        cache, tokens, positions, mask = self.cache, self.tokens, self.positions, self.mask
+        eos_mask, suppress_eos = self.eos_mask, self.suppress_eos
+
+        def step() -> torch.Tensor:
+            """One greedy step from the buffers: the next token of each row, `(batch,)`."""
+            embeds = language_model.get_input_embeddings()(tokens)
+            hidden = language_model(
+                inputs_embeds=embeds, position_ids=positions, attention_mask=mask, cache=cache, use_cache=True
+            ).last_hidden_state
+            logits = lm_head(hidden[:, -1])
+            return logits.masked_fill(eos_mask & suppress_eos, float("-inf")).argmax(-1)
+
+        if compile:
+            for buffer in (tokens, positions, mask, eos_mask, suppress_eos):
+                torch._dynamo.mark_static_address(buffer)
+            step = torch.compile(step, mode="reduce-overhead", fullgraph=True, dynamic=False)
+        self.step = step

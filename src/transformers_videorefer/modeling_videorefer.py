@@ -100,6 +100,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
         self.multi_modal_projector = build_connector(config)
         self.region_encoder = VideoReferRegionEncoder(config)
         self.language_model = AutoModel.from_config(config.text_config)
+        self._compiled_frame_encoder = None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -122,11 +123,44 @@ class VideoReferModel(VideoReferPreTrainedModel):
         """
         if pixel_values.ndim != 4:
             raise ValueError(f"Frame pixel values must be (num_frames, 3, height, width), got shape {tuple(pixel_values.shape)}.")
+        pixel_values = pixel_values.to(dtype=self.vision_tower.embeddings.patch_embedding.weight.dtype)
+        if self._compiled_frame_encoder is not None and not torch.is_grad_enabled():
+            return self._compiled_frame_encoder(pixel_values)
+        return self._encode_frames(pixel_values)
+
+    def _encode_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
         tower = self.vision_tower
-        hidden_states = tower.embeddings(pixel_values.to(dtype=tower.embeddings.patch_embedding.weight.dtype))
+        hidden_states = tower.embeddings(pixel_values)
         for layer in tower.encoder.layers[: self._num_vision_layers_to_run()]:
             hidden_states = layer(hidden_states, None)
         return hidden_states
+
+    def compile_vision_tower(self, **compile_kwargs) -> None:
+        """Use a `torch.compile`d vision tower for inference (not while gradients are recorded).
+
+        One graph per number of frames in a batch; `compile_kwargs` go to `torch.compile` (default
+        `dynamic=False`). Same results up to floating-point rounding of fused kernels.
+        """
+        compile_kwargs.setdefault("dynamic", False)
+        self._compiled_frame_encoder = torch.compile(self._encode_frames, **compile_kwargs)
+
+    def prune_unused_vision_layers(self) -> int:
+        """Delete the vision layers after `vision_feature_layer`, the post-layernorm and the pooling head.
+
+        They are never computed; removing them saves their memory (about 61 MB at the 7B shapes) for inference.
+        The model can still be saved, without them (loading such a checkpoint reports them missing, harmlessly).
+        Returns the number of parameters removed.
+        """
+        tower = self.vision_tower
+        keep = self._num_vision_layers_to_run()
+        removed = sum(p.numel() for layer in tower.encoder.layers[keep:] for p in layer.parameters())
+        tower.encoder.layers = tower.encoder.layers[:keep]
+        for name in ("post_layernorm", "head"):
+            module = getattr(tower, name, None)
+            if isinstance(module, nn.Module):
+                removed += sum(p.numel() for p in module.parameters())
+                setattr(tower, name, nn.Identity())
+        return removed
 
     def get_video_features(
         self, pixel_values_videos: torch.Tensor, frame_features: torch.Tensor | None = None
