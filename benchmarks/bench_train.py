@@ -81,12 +81,15 @@ def make_batch(model, args) -> dict:
 def count_flops(model, batch, args) -> tuple[float, float]:
     """Forward FLOPs of (the frozen vision tower's feature passes, everything else) for one batch."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    # The FLOP counter cannot read SDPA with grouped key/value heads: count with eager attention (same FLOPs).
+    base.set_attn_implementation("eager")
     with torch.no_grad(), torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16):
         with FlopCounterMode(display=False) as vision_counter:
             frames = torch.cat([batch["pixel_values_videos"].flatten(0, 1), batch["region_pixel_values"]])
             base.model.get_frame_features(frames)
         with FlopCounterMode(display=False) as total_counter:
             model(**batch)
+    base.set_attn_implementation(args.attn)
     vision = vision_counter.get_total_flops()
     return float(vision), float(total_counter.get_total_flops() - vision)
 

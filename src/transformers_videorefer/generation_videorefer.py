@@ -90,9 +90,10 @@ class FastGreedyGenerator:
             attention_mask = torch.ones_like(input_ids)
 
         state = self._state(batch_size, device)
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding, as generate numbers it
         outputs = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, cache=state.cache, use_cache=True, logits_to_keep=1,
-            **model_inputs,
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=state.cache,
+            use_cache=True, logits_to_keep=1, **model_inputs,
         )
         if outputs.region_keep_mask is not None:
             attention_mask = attention_mask * outputs.region_keep_mask.to(attention_mask.dtype)
