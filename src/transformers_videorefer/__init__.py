@@ -5,6 +5,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 from . import attention_videorefer  # noqa: F401  (registers the sdpa_grouped attention)
 from .configuration_videorefer import VideoReferConfig, VideoReferLegacyConfig
 from .modeling_videorefer import VideoReferForConditionalGeneration, VideoReferModel, VideoReferPreTrainedModel
+from .hub_export import register_remote_code
 from .processing_videorefer import VideoReferProcessor
 
 
@@ -28,6 +29,8 @@ def _register() -> None:
         auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
     AutoProcessor.register(VideoReferConfig, VideoReferProcessor, exist_ok=True)
     AutoProcessor.register(VideoReferLegacyConfig, VideoReferProcessor, exist_ok=True)
+    # save_pretrained / push_to_hub write auto_map and the code: saved checkpoints load without this package
+    register_remote_code()
 
 
 _register()

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .cli_ask import add_ask_parser
+from .cli_convert import add_convert_parser
 from .cli_data import add_data_parser
 from .cli_eval import add_eval_parser
 
@@ -15,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videorefer", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_ask_parser(subparsers)
+    add_convert_parser(subparsers)
     add_data_parser(subparsers)
     add_eval_parser(subparsers)
     return parser
