@@ -164,3 +164,36 @@ def test_pickle_that_runs_code_is_refused(golden_checkpoint, tmp_path, capsys):
     assert status == 2
     assert "never executed" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_convert_region_encoder_only_release_from_parts(tmp_path):
+    """The stage-2 release ships a config and region_encoder.bin: the rest comes from the given parts."""
+    import shutil
+
+    from training.training_fixtures import write_tiny_parts
+
+    from transformers_videorefer import VideoReferConfig
+    from transformers_videorefer.modeling_videorefer_region import VideoReferRegionEncoder
+
+    connector = write_tiny_parts(tmp_path)
+    release = tmp_path / "stage2"
+    shutil.copytree(tmp_path / "siglip", release / "siglip_vision_tower")
+    legacy = json.loads((tmp_path / "qwen" / "config.json").read_text())
+    legacy.update(model_type="videorefer_qwen2", vocab_size=31, mm_vision_tower="./siglip_vision_tower",
+                  mm_projector_type="stc_connector_v35", mm_hidden_size=16, num_frames=4)
+    (release / "config.json").write_text(json.dumps(legacy))
+    config = VideoReferConfig.from_pretrained(release)
+    torch.manual_seed(1)
+    region = VideoReferRegionEncoder(config)
+    torch.save({f"model.region_encoder.{k}": v for k, v in region.state_dict().items()}, release / "region_encoder.bin")
+
+    status = cli_main(["convert", "--src", str(release), "--dst", str(tmp_path / "out"), "--dtype", "float32",
+                       "--language-model", str(tmp_path / "qwen"), "--connector", str(tmp_path / "mm_projector.bin")])
+    assert status == 0
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "out")
+    for key, value in region.state_dict().items():
+        assert torch.equal(model.model.region_encoder.state_dict()[key], value)
+    for key, value in connector.state_dict().items():
+        assert torch.equal(model.model.multi_modal_projector.state_dict()[key], value)
+    processor = AutoProcessor.from_pretrained(tmp_path / "out")
+    assert processor.region_token_id == model.config.region_token_id == 30

@@ -4,37 +4,16 @@ import pickle
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
+from transformers import Qwen2ForCausalLM, SiglipVisionModel
 
 import transformers_videorefer  # noqa: F401
-from transformers_videorefer import VideoReferConfig
-from transformers_videorefer.modeling_videorefer_connector import build_connector
 from transformers_videorefer.training.build import build_from_parts, load_connector_weights
 
-
-def _tiny_parts(root):
-    vocab = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2, **{chr(97 + i): 3 + i for i in range(26)}, " ": 29}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
-    backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    text_config = Qwen2Config(vocab_size=30, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                              num_attention_heads=2, num_key_value_heads=1, eos_token_id=2)
-    torch.manual_seed(0)
-    Qwen2ForCausalLM(text_config).save_pretrained(root / "qwen")
-    tokenizer.save_pretrained(root / "qwen")
-    vision_config = SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                       image_size=56, patch_size=14)
-    SiglipVisionModel(vision_config).save_pretrained(root / "siglip")
-    config = VideoReferConfig(vision_config=vision_config.to_dict(), text_config=text_config.to_dict())
-    connector = build_connector(config)
-    state = {f"model.mm_projector.{k}": v for k, v in connector.state_dict().items()}
-    torch.save(state, root / "mm_projector.bin")
-    return connector
+from .training_fixtures import write_tiny_parts
 
 
 def test_build_from_parts(tmp_path):
-    connector = _tiny_parts(tmp_path)
+    connector = write_tiny_parts(tmp_path)
     model, processor = build_from_parts(
         str(tmp_path / "qwen"), str(tmp_path / "siglip"), str(tmp_path / "mm_projector.bin"), num_frames=4,
         dtype=torch.float32,

@@ -5,8 +5,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from pycocotools import mask as mask_utils
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
+
+from transformers_videorefer import VideoReferConfig
+from transformers_videorefer.modeling_videorefer_connector import build_connector
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_MP4 = REPO_ROOT / "examples" / "data" / "rolling_ball.mp4"  # 24 frames, 120 x 160
@@ -98,3 +104,25 @@ def write_dataset(root: Path, records: list[dict], name: str = "train.json", jso
     else:
         path.write_text(json.dumps(records))
     return path
+
+
+def write_tiny_parts(root: Path):
+    """A tiny Qwen2 (`qwen/`, tokenizer without <region>), SigLIP (`siglip/`) and `mm_projector.bin`; returns the
+    connector whose weights the file holds."""
+    vocab = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2, **{chr(97 + i): 3 + i for i in range(26)}, " ": 29}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    text_config = Qwen2Config(vocab_size=30, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                              num_attention_heads=2, num_key_value_heads=1, eos_token_id=2)
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(text_config).save_pretrained(root / "qwen")
+    tokenizer.save_pretrained(root / "qwen")
+    vision_config = SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                       image_size=56, patch_size=14)
+    SiglipVisionModel(vision_config).save_pretrained(root / "siglip")
+    config = VideoReferConfig(vision_config=vision_config.to_dict(), text_config=text_config.to_dict())
+    connector = build_connector(config)
+    state = {f"model.mm_projector.{k}": v for k, v in connector.state_dict().items()}
+    torch.save(state, root / "mm_projector.bin")
+    return connector
