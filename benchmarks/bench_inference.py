@@ -51,7 +51,7 @@ def build_model(args) -> VideoReferForConditionalGeneration:
             args.checkpoint, dtype=dtype, attn_implementation=args.attn
         ).to(args.device)
     else:
-        model = _random_model(args, dtype)
+        model = random_model(tiny_config() if args.tiny else VideoReferConfig(), args.device, dtype, args.attn)
     model = model.eval()
     if getattr(args, "prune_vision", False):
         model.model.prune_unused_vision_layers()
@@ -60,17 +60,18 @@ def build_model(args) -> VideoReferForConditionalGeneration:
     return model
 
 
-def _random_model(args, dtype: torch.dtype) -> VideoReferForConditionalGeneration:
-    config = tiny_config() if args.tiny else VideoReferConfig()
+def random_model(
+    config: VideoReferConfig, device: str, dtype: torch.dtype, attn: str
+) -> VideoReferForConditionalGeneration:
+    """A randomly initialised model built directly on `device` in `dtype` (seeded)."""
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        with torch.device(args.device):
-            model = VideoReferForConditionalGeneration._from_config(config, attn_implementation=args.attn)
+        with torch.device(device):
+            return VideoReferForConditionalGeneration._from_config(config, attn_implementation=attn)
     finally:
         torch.set_default_dtype(previous)
-    return model
 
 
 def make_inputs(model, batch_size: int, num_frames: int, prompt_tokens: int, device: str) -> dict:

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import transformers_videorefer  # noqa: E402,F401
-from bench_inference import make_inputs, tiny_config  # noqa: E402
-from transformers_videorefer import VideoReferConfig, VideoReferForConditionalGeneration  # noqa: E402
+from bench_inference import make_inputs, random_model, tiny_config  # noqa: E402
+from transformers_videorefer import VideoReferConfig  # noqa: E402
 
 H100_BF16_PEAK = 989e12
 
@@ -44,15 +44,7 @@ def build(args):
     if args.llm_layers and not args.lora:
         config.text_config.num_hidden_layers = args.llm_layers
         config.text_config.layer_types = config.text_config.layer_types[: args.llm_layers]
-    dtype = torch.bfloat16 if args.lora else torch.float32
-    torch.manual_seed(0)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device(args.device):
-            model = VideoReferForConditionalGeneration._from_config(config, attn_implementation=args.attn)
-    finally:
-        torch.set_default_dtype(previous)
+    model = random_model(config, args.device, torch.bfloat16 if args.lora else torch.float32, args.attn)
     model.model.vision_tower.requires_grad_(False)
     if args.lora:
         from peft import LoraConfig, get_peft_model
