@@ -8,6 +8,7 @@ from .cli_ask import add_ask_parser
 from .cli_convert import add_convert_parser
 from .cli_data import add_data_parser
 from .cli_eval import add_eval_parser
+from .cli_overlay import add_overlay_parser
 
 DESCRIPTION = "VideoRefer on the Hugging Face stack: ask questions about objects marked in videos and images."
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_convert_parser(subparsers)
     add_data_parser(subparsers)
     add_eval_parser(subparsers)
+    add_overlay_parser(subparsers)
     return parser
 
 
