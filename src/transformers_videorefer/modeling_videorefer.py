@@ -83,10 +83,6 @@ class VideoReferPreTrainedModel(PreTrainedModel):
         return super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
 
 
-def _count_placeholders_per_row(placeholder_mask: torch.Tensor) -> torch.Tensor:
-    return placeholder_mask.sum(-1)
-
-
 class VideoReferModel(VideoReferPreTrainedModel):
     """The VideoRefer backbone: merges visual and region features into the text embeddings and runs Qwen2.
 
@@ -310,7 +306,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
                 f"<region> placeholders, but input_ids hold {num_placeholders}. Give exactly one object (with its "
                 "masks) per <region> marker, in the order of the markers."
             )
-        row_counts = _count_placeholders_per_row(region_mask).to(device)
+        row_counts = region_mask.sum(-1).to(device)
         object_ends = torch.cumsum(slots_per_object, 0)
         row_ends = torch.cumsum(row_counts, 0)
         if not bool(torch.isin(row_ends[row_counts > 0], object_ends).all()):
