@@ -7,6 +7,7 @@ import sys
 from .cli_ask import add_ask_parser
 from .cli_convert import add_convert_parser
 from .cli_data import add_data_parser
+from .cli_demo import add_demo_parser
 from .cli_eval import add_eval_parser
 from .cli_overlay import add_overlay_parser
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ask_parser(subparsers)
     add_convert_parser(subparsers)
     add_data_parser(subparsers)
+    add_demo_parser(subparsers)
     add_eval_parser(subparsers)
     add_overlay_parser(subparsers)
     return parser
