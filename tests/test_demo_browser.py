@@ -19,6 +19,7 @@ import transformers_videorefer  # noqa: F401
 from transformers_videorefer.demo import DemoSession, build_demo
 from transformers_videorefer.sam2_tracking import Sam2Tracker, build_torch_sam2_processor
 
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from the test server
 CLIP = Path(__file__).resolve().parents[1] / "examples" / "data" / "rolling_ball.mp4"  # 24 frames, 160 x 120
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
