@@ -43,6 +43,21 @@ def test_click_track_ask_and_export(session):
     assert exported[0]["6"]["size"] == [120, 160]
 
 
+def test_exported_masks_feed_videorefer_ask(session, tmp_path):
+    from transformers_videorefer.cli_ask import objects_from_arguments
+
+    session.load(str(CLIP))
+    session.click(3, 35, 75)
+    session.new_object()
+    session.click(3, 120, 45)
+    (tmp_path / "masks.json").write_text(session.export_masks())
+    objects = objects_from_arguments([str(tmp_path / "masks.json")], None)
+    assert [list(obj) for obj in objects] == [[3], [3]]
+    assert objects[0][3]["size"] == [120, 160]
+    with pytest.raises(ValueError, match="do not give --frame"):
+        objects_from_arguments([str(tmp_path / "masks.json")], [3])
+
+
 def test_two_objects_and_errors(session):
     session.load(str(CLIP))
     with pytest.raises(ValueError, match="Mark at least one object"):
@@ -68,3 +83,15 @@ def test_image_media(session, tmp_path):
     session.click(0, 10, 10)
     inputs = session.prepare("Describe [<region>].")
     assert "pixel_values" in inputs and "pixel_values_videos" not in inputs
+
+
+def test_box_by_two_corners_and_sampled_tracking(session):
+    session.load(str(CLIP))
+    assert session.box_corner(6, 30, 60) is None
+    mask = session.box_corner(6, 70, 90)
+    assert mask.shape == (120, 160)
+    assert session.objects[0].boxes[6] == [30.0, 60.0, 70.0, 90.0]
+    sampled = session.sampled_frames()
+    assert len(sampled) <= session.processor.num_frames
+    session.propagate(frame_indices=sampled)
+    assert set(sampled) <= set(session.objects[0].masks)

@@ -47,24 +47,52 @@ def read_mask_argument(value: str, frame: int | None) -> dict[int, Any]:
             raise ValueError(
                 f"--mask {value!r} is neither an existing file nor inline JSON (COCO RLE or polygons)."
             ) from error
-    is_whole_object = isinstance(segmentation, dict) and segmentation and all(
-        isinstance(k, str) and k.strip().isdigit() for k in segmentation
-    )
-    if is_whole_object:
+    if _is_whole_object(segmentation):
         if frame is not None:
             raise ValueError(f"--mask {value} already maps frame indices to masks; do not give --frame for it.")
         return {int(k): v for k, v in segmentation.items()}
     return {0 if frame is None else frame: segmentation}
 
 
+def _is_whole_object(value: Any) -> bool:
+    """Whether a JSON value is one object `{"frame index": segmentation, ...}`."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) and k.strip().isdigit() for k in value)
+
+
+def read_objects_file(value: str) -> list[dict[int, Any]] | None:
+    """The objects of a JSON file holding a list of objects (what the demo's "download masks" writes), else None."""
+    if not (os.path.isfile(value) and value.lower().endswith(".json")):
+        return None
+    with open(value, encoding="utf-8") as handle:
+        try:
+            content = json.load(handle)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(content, list) and content and all(_is_whole_object(item) for item in content):
+        return [{int(k): v for k, v in item.items()} for item in content]
+    return None
+
+
 def objects_from_arguments(masks: list[str], frames: list[int] | None) -> list[dict[int, Any]]:
-    """Pair every `--mask` with its `--frame` (in order); without any `--frame`, masks are on frame 0."""
+    """Pair every `--mask` with its `--frame` (in order); without any `--frame`, masks are on frame 0.
+
+    A `--mask` JSON file holding a list of objects (the demo's download) gives all of them, in order.
+    """
     frames = frames or []
     if frames and len(frames) != len(masks):
         raise ValueError(
             f"Got {len(masks)} --mask and {len(frames)} --frame: give one --frame per --mask, or none (frame 0)."
         )
-    return [read_mask_argument(mask, frames[i] if frames else None) for i, mask in enumerate(masks)]
+    objects: list[dict[int, Any]] = []
+    for number, mask in enumerate(masks):
+        several = read_objects_file(mask)
+        if several is not None:
+            if frames:
+                raise ValueError(f"--mask {mask} holds whole objects with their frames; do not give --frame with it.")
+            objects.extend(several)
+        else:
+            objects.append(read_mask_argument(mask, frames[number] if frames else None))
+    return objects
 
 
 def fail(message: str) -> int:

@@ -30,6 +30,7 @@ class DemoObject:
 
     points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     labels: dict[int, list[int]] = field(default_factory=dict)
+    boxes: dict[int, list[float]] = field(default_factory=dict)
     masks: dict[int, np.ndarray] = field(default_factory=dict)
 
 
@@ -51,6 +52,7 @@ class DemoSession:
         self.is_image = False
         self.media: str | None = None
         self.objects: list[DemoObject] = []
+        self._box_corner: tuple[int, float, float] | None = None
 
     # ------------------------------------------------------------------------------------------------ media
     def load(self, path: str) -> int:
@@ -88,9 +90,41 @@ class DemoSession:
         obj = self.objects[object_index]
         obj.points.setdefault(frame_index, []).append((float(x), float(y)))
         obj.labels.setdefault(frame_index, []).append(1 if positive else 0)
-        mask = self.tracker.segment(self.frames, frame_index, points=obj.points[frame_index], labels=obj.labels[frame_index])
+        return self._segment(obj, frame_index)
+
+    def box_corner(self, frame_index: int, x: float, y: float, object_index: int = -1) -> np.ndarray | None:
+        """A click that sets a box corner: the second corner (on the same frame) makes the box and segments it.
+
+        Returns the object's mask on the frame once the box is complete, else None.
+        """
+        self._check_frame(frame_index)
+        if self._box_corner is None or self._box_corner[0] != frame_index:
+            self._box_corner = (frame_index, float(x), float(y))
+            return None
+        _, x0, y0 = self._box_corner
+        self._box_corner = None
+        if x == x0 or y == y0:
+            raise ValueError("The two corners of a box must differ in x and in y.")
+        obj = self.objects[object_index]
+        obj.boxes[frame_index] = [min(x0, x), min(y0, y), max(x0, x), max(y0, y)]
+        return self._segment(obj, frame_index)
+
+    def _segment(self, obj: DemoObject, frame_index: int) -> np.ndarray:
+        mask = self.tracker.segment(
+            self.frames,
+            frame_index,
+            points=obj.points.get(frame_index),
+            labels=obj.labels.get(frame_index),
+            box=obj.boxes.get(frame_index),
+        )
         obj.masks[frame_index] = mask
         return mask
+
+    def sampled_frames(self) -> list[int]:
+        """The frames VideoRefer samples from this clip (where tracking is enough for the question)."""
+        from .media_videorefer import sample_frame_indices
+
+        return sorted(set(sample_frame_indices(len(self.frames), self.processor.num_frames)))
 
     def propagate(self, object_index: int = -1, frame_indices: list[int] | None = None) -> int:
         """Track an object from its clicked frames through the clip (all frames, or `frame_indices`).
@@ -98,10 +132,16 @@ class DemoSession:
         Returns the number of frames the object now has a mask on.
         """
         obj = self.objects[object_index]
-        if not obj.points:
+        prompted = set(obj.points) | set(obj.boxes)
+        if not prompted:
             raise ValueError("Click on the object first: tracking starts from a clicked frame.")
-        frame = min(obj.points)
-        prompts = [{"frame": frame, "points": obj.points[frame], "labels": obj.labels[frame]}]
+        frame = min(prompted)
+        prompt: dict[str, Any] = {"frame": frame}
+        if frame in obj.points:
+            prompt.update(points=obj.points[frame], labels=obj.labels[frame])
+        if frame in obj.boxes:
+            prompt["box"] = obj.boxes[frame]
+        prompts = [prompt]
         tracked = self.tracker.track(self.frames, prompts, frame_indices=frame_indices)[0]
         obj.masks.update(tracked)
         return len(obj.masks)
@@ -183,14 +223,18 @@ def build_demo(session: DemoSession) -> Any:
     def click(frame_index, point_kind, event: gr.SelectData):
         x, y = event.index
         try:
-            session.click(int(frame_index), x, y, positive=point_kind == "object")
+            if point_kind == "box corner":
+                if session.box_corner(int(frame_index), x, y) is None:
+                    return session.overlay(int(frame_index)), "box: click the opposite corner"
+            else:
+                session.click(int(frame_index), x, y, positive=point_kind == "object")
         except (ValueError, TypeError) as error:
             raise gr.Error(str(error)) from error
         return session.overlay(int(frame_index)), f"object {len(session.objects)}: mask on frame {int(frame_index)}"
 
-    def propagate(frame_index):
+    def propagate(frame_index, which):
         try:
-            count = session.propagate()
+            count = session.propagate(frame_indices=session.sampled_frames() if which == "sampled frames" else None)
         except (ValueError, TypeError) as error:
             raise gr.Error(str(error)) from error
         return session.overlay(int(frame_index)), f"object {len(session.objects)} tracked on {count} frame(s)"
@@ -219,7 +263,8 @@ def build_demo(session: DemoSession) -> Any:
         frame = gr.Slider(0, 1, value=0, step=1, label="frame", elem_id="frame")
         view = gr.Image(label="click on the object", type="numpy", interactive=False, elem_id="view")
         with gr.Row():
-            point_kind = gr.Radio(["object", "background"], value="object", label="click marks")
+            point_kind = gr.Radio(["object", "background", "box corner"], value="object", label="click marks")
+            track_frames = gr.Radio(["all frames", "sampled frames"], value="all frames", label="track on")
             add = gr.Button("Add another object", elem_id="add-object")
             track = gr.Button("Track through the clip", elem_id="track")
             download = gr.Button("Download masks (RLE JSON)", elem_id="download")
@@ -231,7 +276,7 @@ def build_demo(session: DemoSession) -> Any:
         media.upload(load, media, [frame, view, status])
         frame.change(show, frame, view)
         view.select(click, [frame, point_kind], [view, status])
-        track.click(propagate, frame, [view, status])
+        track.click(propagate, [frame, track_frames], [view, status])
         add.click(new_object, None, status)
         download.click(export, None, masks_file)
         ask_button.click(ask, question, answer)
