@@ -19,7 +19,7 @@ def _golden_candidates() -> list[Path]:
     candidates = []
     if os.environ.get(GOLDEN_ENV_VAR):
         candidates.append(Path(os.environ[GOLDEN_ENV_VAR]))
-    candidates.append(REPO_ROOT.parent / "shared" / "golden")
+    candidates.append(REPO_ROOT.parent / "shared/golden")  # ../shared/golden beside the checkout
     return candidates
 
 
