@@ -34,3 +34,28 @@ def test_train_script_with_yaml_config(golden_checkpoint, tmp_path):
     processor = AutoProcessor.from_pretrained(tmp_path / "out")
     assert model.config.model_type == "videorefer"
     assert processor.region_token_id == model.config.region_token_id
+
+
+def test_train_script_under_accelerate_launch_with_two_cpu_processes(golden_checkpoint, tmp_path):
+    """The recipes' launch command, data-parallel over 2 CPU processes (gloo): the multi-GPU plumbing, without GPUs."""
+    import os
+    import subprocess
+    import sys
+
+    data = write_dataset(tmp_path, samples() * 2)
+    config = {
+        "stage": "3", "model_name_or_path": str(golden_checkpoint), "data_path": [str(data)],
+        "media_root": str(tmp_path), "dtype": "float32", "output_dir": str(tmp_path / "out"), "max_steps": 2,
+        "per_device_train_batch_size": 2, "learning_rate": 1e-4, "use_cpu": True, "bf16": False,
+        "save_strategy": "no", "report_to": "none", "disable_tqdm": True, "logging_steps": 1,
+    }
+    (tmp_path / "stage3.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "transformers_videorefer.train", "--config", str(tmp_path / "stage3.yaml"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("'loss'") + result.stderr.count("'loss'") == 2  # logged by the main process only
+    assert AutoModelForImageTextToText.from_pretrained(tmp_path / "out").config.model_type == "videorefer"
