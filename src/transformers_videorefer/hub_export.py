@@ -8,7 +8,6 @@ trust_remote_code=True)` and `AutoProcessor.from_pretrained(repo, trust_remote_c
 """
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
@@ -21,6 +20,7 @@ from .legacy_config_videorefer import is_legacy_config_dict, locate_vision_tower
 from .loading import resolve_dtype
 from .modeling_videorefer import VideoReferForConditionalGeneration
 from .processing_videorefer import VideoReferProcessor
+from .state_dict_files import load_prefixed_state_dict
 
 REGION_ENCODER_FILE = "region_encoder.bin"
 REGION_ENCODER_PREFIX = "model.region_encoder."
@@ -45,18 +45,7 @@ def load_region_encoder_weights(path: str | os.PathLike) -> dict[str, torch.Tens
 
     The file is a pickle: it is read with `weights_only=True`, and a file that would run code is refused.
     """
-    try:
-        state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as error:
-        raise ValueError(
-            f"{path} is not a plain state dict of tensors (it may hold pickled code, which is never executed): {error}"
-        ) from error
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} must hold a dict of tensors.")
-    weights = {k[len(REGION_ENCODER_PREFIX) :]: v for k, v in state.items() if k.startswith(REGION_ENCODER_PREFIX)}
-    if not weights:
-        raise ValueError(f"{path} holds no `{REGION_ENCODER_PREFIX}*` weights (keys: {sorted(state)[:5]}).")
-    return weights
+    return load_prefixed_state_dict(path, (REGION_ENCODER_PREFIX,))
 
 
 def _has_weights(source: str) -> bool:

@@ -2,7 +2,6 @@
 """A stage-2 starting point from parts: a Qwen2 instruct model, a SigLIP tower and a stage-1 connector."""
 
 import os
-import pickle
 from typing import Any
 
 import torch
@@ -15,6 +14,7 @@ from ..modeling_videorefer import VideoReferForConditionalGeneration
 from ..modeling_videorefer_connector import build_connector
 from ..modeling_videorefer_region import VideoReferRegionEncoder
 from ..processing_videorefer import REGION_TOKEN, VideoReferProcessor, image_processor_for_vision_tower
+from ..state_dict_files import load_prefixed_state_dict
 
 CONNECTOR_PREFIXES = ("model.mm_projector.", "mm_projector.")
 
@@ -25,25 +25,7 @@ def load_connector_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, "mm_projector.bin")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such connector file: {path!r}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as error:
-        raise ValueError(
-            f"{path} is not a plain state dict of tensors (it may hold pickled code, which is never executed): {error}"
-        ) from error
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} holds a {type(state).__name__}, expected a dict of tensors.")
-    weights = {}
-    for key, value in state.items():
-        for prefix in CONNECTOR_PREFIXES:
-            if key.startswith(prefix):
-                weights[key[len(prefix) :]] = value
-                break
-    if not weights:
-        raise ValueError(f"{path} holds no `model.mm_projector.*` weights (keys: {sorted(state)[:5]}...).")
-    return weights
+    return load_prefixed_state_dict(path, CONNECTOR_PREFIXES)
 
 
 def build_from_parts(
