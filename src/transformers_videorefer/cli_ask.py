@@ -4,11 +4,11 @@
 import argparse
 import json
 import os
-import sys
 from typing import Any
 
 import numpy as np
 
+from .cli_common import fail
 from .loading import DEFAULT_MODEL, ModelNotAvailableError, load_model_and_processor
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -93,12 +93,6 @@ def objects_from_arguments(masks: list[str], frames: list[int] | None) -> list[d
         else:
             objects.append(read_mask_argument(mask, frames[number] if frames else None))
     return objects
-
-
-def fail(message: str) -> int:
-    """Report a user error on stderr; returns the exit status 2."""
-    sys.stderr.write(message.rstrip() + "\n")
-    return 2
 
 
 def run_ask(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@
 import argparse
 import sys
 
+from .cli_common import fail
+
 
 def run_convert(args: argparse.Namespace) -> int:
     from .hub_export import convert_checkpoint
@@ -14,8 +16,7 @@ def run_convert(args: argparse.Namespace) -> int:
             connector=args.connector, max_shard_size=args.max_shard_size,
         )
     except (ValueError, FileNotFoundError, OSError) as error:
-        sys.stderr.write(f"videorefer convert: {error}\n")
-        return 2
+        return fail(f"videorefer convert: {error}")
     sys.stdout.write(f"wrote {len(files)} files to {args.dst}" + (f" and pushed them to {args.push_to}" if args.push_to else "") + "\n")
     for name in files:
         sys.stdout.write(f"  {name}\n")

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from .cli_common import fail
+
 
 def run_data_check(args: argparse.Namespace) -> int:
     from .training.data_check import check_data_file
@@ -12,8 +14,7 @@ def run_data_check(args: argparse.Namespace) -> int:
     try:
         report = check_data_file(args.file, args.media_root, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as error:
-        sys.stderr.write(f"videorefer data check: {error}\n")
-        return 2
+        return fail(f"videorefer data check: {error}")
     sys.stdout.write(report.format(limit=args.limit) + "\n")
     if args.json:
         payload = {

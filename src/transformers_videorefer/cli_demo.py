@@ -2,8 +2,8 @@
 """`videorefer demo [--model M] [--sam2 S]`: the interactive Gradio demo (needs `pip install transformers-videorefer[demo]`)."""
 
 import argparse
-import sys
 
+from .cli_common import fail
 from .loading import DEFAULT_MODEL, ModelNotAvailableError, load_model_and_processor
 
 DEFAULT_SAM2 = "facebook/sam2.1-hiera-large"
@@ -18,11 +18,9 @@ def run_demo(args: argparse.Namespace) -> int:
         tracker = Sam2Tracker.from_pretrained(args.sam2, device=model.device)
         app = build_demo(DemoSession(model, processor, tracker, max_new_tokens=args.max_new_tokens))
     except ImportError as error:
-        sys.stderr.write(f"videorefer demo: {error}; install the demo extra: pip install 'transformers-videorefer[demo]'\n")
-        return 2
+        return fail(f"videorefer demo: {error}; install the demo extra: pip install 'transformers-videorefer[demo]'")
     except (ModelNotAvailableError, OSError, ValueError) as error:
-        sys.stderr.write(f"videorefer demo: {error}\n")
-        return 2
+        return fail(f"videorefer demo: {error}")
     app.queue().launch(server_name=args.host, server_port=args.port, share=False)
     return 0
 

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from .cli_ask import fail
+from .cli_common import fail
 from .loading import DEFAULT_MODEL, ModelNotAvailableError
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError)

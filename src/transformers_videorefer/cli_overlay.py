@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from .cli_common import fail
+
 
 def run_overlay(args: argparse.Namespace) -> int:
     from .masks_videorefer import decode_segmentation, normalize_object
@@ -38,8 +40,7 @@ def run_overlay(args: argparse.Namespace) -> int:
         indices = range(len(frames)) if args.all_frames else None
         path = save_overlays(overlay_clip(frames, objects, indices), args.out, fps=args.fps)
     except (ValueError, TypeError, FileNotFoundError, json.JSONDecodeError) as error:
-        sys.stderr.write(f"videorefer overlay: {error}\n")
-        return 2
+        return fail(f"videorefer overlay: {error}")
     sys.stdout.write(f"wrote {path}\n")
     return 0
 
