@@ -37,6 +37,7 @@ setup(
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "playwright>=1.40"],
         "flash": ["flash-attn>=2.6"],
+        "deepspeed": ["deepspeed>=0.16"],
         "demo": ["gradio>=5"],
     },
     entry_points={"console_scripts": ["videorefer=transformers_videorefer.cli:main"]},

@@ -98,8 +98,23 @@ def run(args: VideoReferTrainArguments, training_args: SFTConfig) -> None:
     peft_config = language_model_lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, stage) if args.use_lora else None
     trainer = build_trainer(model, processor, dataset, training_args, stage, collator, args.projector_lr, peft_config)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model(training_args.output_dir)
-    processor.save_pretrained(training_args.output_dir)
+    save_final_model(trainer, training_args.output_dir)
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(training_args.output_dir)
+        trainer.state.save_to_json(f"{training_args.output_dir}/trainer_state.json")
+
+
+def save_final_model(trainer, output_dir: str) -> None:
+    """Save the trained model as a `from_pretrained` checkpoint, however it was sharded.
+
+    FSDP's sharded state dicts (the right choice for intermediate checkpoints) are gathered into a full one for this
+    last save: `Trainer.save_model` writes no weights at all for them.
+    """
+    if trainer.is_fsdp_enabled:
+        fsdp_plugin = trainer.accelerator.state.fsdp_plugin
+        if "FULL_STATE_DICT" not in str(fsdp_plugin.state_dict_type):
+            fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(output_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

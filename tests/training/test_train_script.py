@@ -1,10 +1,15 @@
 """`python -m transformers_videorefer.train --config ...` end to end on the tiny checkpoint."""
 
+import json
+import math
+import types
+
+import pytest
 import yaml
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import transformers_videorefer  # noqa: F401
-from transformers_videorefer.train import main
+from transformers_videorefer.train import main, save_final_model
 
 from .training_fixtures import samples, write_dataset
 
@@ -23,7 +28,8 @@ def test_train_script_with_yaml_config(golden_checkpoint, tmp_path):
         "learning_rate": 1e-4,
         "use_cpu": True,
         "bf16": False,
-        "gradient_checkpointing": True,
+        "activation_checkpointing": True,
+        "logging_steps": 1,
         "save_strategy": "no",
         "report_to": "none",
         "disable_tqdm": True,
@@ -34,6 +40,43 @@ def test_train_script_with_yaml_config(golden_checkpoint, tmp_path):
     processor = AutoProcessor.from_pretrained(tmp_path / "out")
     assert model.config.model_type == "videorefer"
     assert processor.region_token_id == model.config.region_token_id
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+
+
+class _FakeFsdpPlugin:
+    def __init__(self, state_dict_type: str):
+        self.state_dict_type = state_dict_type
+
+    def set_state_dict_type(self, state_dict_type: str) -> None:
+        self.state_dict_type = state_dict_type
+
+
+class _FakeTrainer:
+    """What save_final_model touches of a Trainer: FSDP or not, its plugin, and save_model (recording the plugin's type)."""
+
+    def __init__(self, fsdp_state_dict_type: str | None):
+        self.is_fsdp_enabled = fsdp_state_dict_type is not None
+        plugin = _FakeFsdpPlugin(fsdp_state_dict_type) if self.is_fsdp_enabled else None
+        self.accelerator = types.SimpleNamespace(state=types.SimpleNamespace(fsdp_plugin=plugin))
+        self.saved: list[tuple[str, str | None]] = []
+
+    def save_model(self, output_dir: str) -> None:
+        plugin = self.accelerator.state.fsdp_plugin
+        self.saved.append((output_dir, plugin.state_dict_type if plugin else None))
+
+
+@pytest.mark.parametrize(
+    "state_dict_type, saved_as",
+    [("SHARDED_STATE_DICT", "FULL_STATE_DICT"), ("StateDictType.SHARDED_STATE_DICT", "FULL_STATE_DICT"),
+     ("FULL_STATE_DICT", "FULL_STATE_DICT"), (None, None)],
+)
+def test_final_save_gathers_fsdp_sharded_state_dicts(state_dict_type, saved_as):
+    """Trainer.save_model writes no weights for FSDP's sharded state dicts: the last save must be a full one."""
+    trainer = _FakeTrainer(state_dict_type)
+    save_final_model(trainer, "out")
+    assert trainer.saved == [("out", saved_as)]
 
 
 def test_train_script_under_accelerate_launch_with_two_cpu_processes(golden_checkpoint, tmp_path):

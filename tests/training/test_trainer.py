@@ -79,6 +79,25 @@ def test_loss_falls_when_overfitting_four_samples(golden_checkpoint, data_root, 
     assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
 
 
+def test_training_logs_tokens_per_second_per_device(golden_checkpoint, data_root, tmp_path, monkeypatch):
+    """Each log after the first: all processes' new non-padding tokens / wall seconds since the last log / processes."""
+    import types
+
+    from transformers_videorefer.training import trainer as trainer_module
+
+    clock = iter(float(2 * tick) for tick in range(1000))  # every reading 2 s after the previous one
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    _, trainer, _, _ = _train(golden_checkpoint, data_root, tmp_path, "3", max_steps=3)
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logs) == 3
+    assert "tokens_per_second_per_device" not in logs[0]
+    for previous, entry in zip(logs, logs[1:]):
+        new_tokens = entry["num_tokens"] - previous["num_tokens"]
+        assert new_tokens > 0
+        assert entry["tokens_per_second_per_device"] == pytest.approx(new_tokens / 2.0, abs=0.05)
+    assert "peak_memory_gb" not in logs[0]  # only on a GPU
+
+
 def test_projector_learning_rate_gets_its_own_groups(golden_checkpoint, data_root, tmp_path):
     model, processor = _model_and_processor(golden_checkpoint)
     dataset = load_videorefer_dataset(data_root / "train.json")

@@ -2,6 +2,7 @@
 """TRL's SFTTrainer set up for VideoRefer: our collator, stage freezing, an optional connector learning rate."""
 
 import logging
+import time
 from typing import Any
 
 import torch
@@ -18,6 +19,10 @@ logger = logging.getLogger(__name__)
 class VideoReferSFTTrainer(SFTTrainer):
     """`SFTTrainer` with a separate learning rate for the connector and the region encoder.
 
+    Each training log after the first also holds `tokens_per_second_per_device`: the language-model tokens (visual
+    tokens included, padding excluded) of all processes since the previous log, per second of wall time, divided by
+    the number of processes. On a GPU, `peak_memory_gb` is this process's peak allocated memory so far.
+
     Args:
         projector_lr: learning rate of the connector / region encoder parameters (None: the main learning rate).
         Everything else as `trl.SFTTrainer`.
@@ -25,7 +30,21 @@ class VideoReferSFTTrainer(SFTTrainer):
 
     def __init__(self, *args: Any, projector_lr: float | None = None, **kwargs: Any):
         self.projector_lr = projector_lr
+        self._previous_train_log: tuple[float, int] | None = None
         super().__init__(*args, **kwargs)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if self.model.training and "loss" in logs:
+            now, tokens = time.perf_counter(), self._total_train_tokens
+            if self._previous_train_log is not None:
+                elapsed = now - self._previous_train_log[0]
+                new_tokens = tokens - self._previous_train_log[1]
+                if elapsed > 0:
+                    logs["tokens_per_second_per_device"] = round(new_tokens / elapsed / self.args.world_size, 1)
+            self._previous_train_log = (now, tokens)
+            if torch.cuda.is_available():
+                logs["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
+        super().log(logs, start_time)
 
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.projector_lr is None or self.optimizer is not None:
