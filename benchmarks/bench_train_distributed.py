@@ -225,7 +225,7 @@ def main() -> None:
         "sample_loss_initial": loss_before,
         "sample_loss_reloaded": loss_after,
     }
-    print(f"\n| config | processes | steps | tokens/s per device | peak GB (process 0) | launch wall s |")
+    print("\n| config | processes | steps | tokens/s per device | peak GB (process 0) | launch wall s |")
     print("| --- | --- | --- | --- | --- | --- |")
     print(
         f"| {args.accelerate_config.name} | {args.num_processes} | {len(logs)} | "
