@@ -142,7 +142,9 @@ def run(args) -> dict:
     for mode in args.modes:
         row: dict = {}
         single = make_inputs(model, 1, args.num_frames, args.prompt_tokens, args.device)
-        fast = FastGreedyGenerator(model, max_cache_len=single["input_ids"].shape[1] + args.long_tokens)
+        fast = FastGreedyGenerator(
+            model, max_cache_len=single["input_ids"].shape[1] + args.long_tokens, tune_kernels=args.tune_kernels
+        )
         row["seq_len"] = int(single["input_ids"].shape[1])
         prefill = timed(lambda: model(**single, use_cache=True, logits_to_keep=1), args.device, args.repeats, args.warmup)
         row["prefill_ms"] = prefill * 1000
@@ -205,6 +207,7 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--prune-vision", action="store_true", help="drop the never-used last vision layer and head")
     parser.add_argument("--compile-vision", action="store_true", help="torch.compile the vision tower for prefill")
+    parser.add_argument("--tune-kernels", action="store_true", help="fast mode: FastGreedyGenerator(tune_kernels=True)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
     results = run(args)

@@ -5,6 +5,13 @@
 For each batch size: one generation to compile, then the median time of the compiled step alone (a CUDA graph
 replay: embedding -> Qwen2 -> LM head -> argmax) and of a whole decoding iteration of `generate` (step + the
 bookkeeping around it), both per token.
+
+    python benchmarks/profile_decode.py --batch-sizes 1 --tune-kernels
+    python benchmarks/profile_decode.py --batch-sizes 1 --kernels 25
+
+--tune-kernels is FastGreedyGenerator's option (inductor's coordinate descent over the generated kernels' launch
+settings); --kernels N then compiles the same step without CUDA graphs (whose replay hides the kernels) and prints
+the N kernels that take most GPU time over 20 steps (torch.profiler).
 """
 
 import argparse
@@ -19,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_inference import build_model, make_inputs  # noqa: E402
-from transformers_videorefer.generation_videorefer import FastGreedyGenerator  # noqa: E402
+from transformers_videorefer.generation_videorefer import FastGreedyGenerator, _DecodeState  # noqa: E402
 
 
 @torch.inference_mode()
@@ -32,13 +39,17 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--tune-kernels", action="store_true")
+    parser.add_argument("--kernels", type=int, default=0, help="Print the top N kernels of the step.")
     args = parser.parse_args(argv)
     model = build_model(args)
     for batch_size in args.batch_sizes:
         inputs = make_inputs(model, batch_size, 16, 70, args.device)
-        generator = FastGreedyGenerator(model, inputs["input_ids"].shape[1] + args.tokens + 8)
+        compile_start = time.perf_counter()
+        generator = FastGreedyGenerator(model, inputs["input_ids"].shape[1] + args.tokens + 8, tune_kernels=args.tune_kernels)
         for _ in range(2):  # compile, then record the CUDA graph
             generator.generate(**inputs, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
+        compile_s = time.perf_counter() - compile_start
         state = generator._states[batch_size]
         state.cache.reset()  # room for the timed steps (their tokens are meaningless, their cost is not)
         times = []
@@ -59,8 +70,34 @@ def main(argv=None) -> None:
         torch.cuda.synchronize()
         full = time.perf_counter() - start
         per_token = 1000 * (full - one) / (args.tokens - 1)
-        print(f"batch {batch_size:3d}: compiled step {step_ms:6.2f} ms, decoding iteration {per_token:6.2f} ms/token "
-              f"({batch_size * 1000 / per_token:7.1f} tokens/s)", flush=True)
+        print(f"batch {batch_size:3d}{' (tuned kernels)' if args.tune_kernels else ''}: "
+              f"compiled step {step_ms:6.2f} ms, decoding iteration {per_token:6.2f} ms/token "
+              f"({batch_size * 1000 / per_token:7.1f} tokens/s); compile + 2 warm-up generations {compile_s:.0f} s", flush=True)
+        if args.kernels:
+            print_kernel_table(model, generator, batch_size, inputs, args)
+
+
+def print_kernel_table(model, generator, batch_size: int, inputs: dict, args, steps: int = 20) -> None:
+    """GPU time per kernel of the step compiled without CUDA graphs, over `steps` steps: the `top` largest."""
+    from torch.profiler import ProfilerActivity, profile
+
+    state = _DecodeState(
+        model, batch_size, generator.max_cache_len, inputs["input_ids"].device, compile=True,
+        tune_kernels=args.tune_kernels, cuda_graphs=False,
+    )
+    generator._states[batch_size] = state
+    generator.generate(**inputs, max_new_tokens=args.tokens, min_new_tokens=args.tokens)  # compile
+    state.cache.reset()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            state.step()
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.key_averages() if e.device_time_total > 0]
+    total = sum(e.device_time_total for e in kernels)
+    launches = sum(e.count for e in kernels) / steps
+    print(f"  GPU time per step {total / steps / 1000:.2f} ms in {launches:.0f} kernels")
+    for event in sorted(kernels, key=lambda e: -e.device_time_total)[: args.kernels]:
+        print(f"  {event.device_time_total / steps / 1000:7.3f} ms/step {event.count // steps:4d}x  {event.key[:110]}")
 
 
 if __name__ == "__main__":

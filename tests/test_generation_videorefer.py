@@ -28,6 +28,28 @@ def test_fast_generator_matches_generate(batch_and_model, kwargs):
     assert list(generator._states) == [2]
 
 
+@pytest.mark.parametrize("tune_kernels", [False, True])
+def test_compiled_step_options(batch_and_model, monkeypatch, tune_kernels):
+    """compile=True compiles the step once per batch size: whole graph, static shapes, CUDA graphs, tuning opt-in."""
+    batch, model = batch_and_model
+    calls = []
+
+    def recording_compile(function, **kwargs):
+        calls.append(kwargs)
+        return function  # run uncompiled: the wiring is under test here, not inductor
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    monkeypatch.setattr(torch._dynamo, "mark_static_address", lambda tensor: None)
+    generator = FastGreedyGenerator(
+        model, max_cache_len=batch["input_ids"].shape[1] + 16, compile=True, tune_kernels=tune_kernels
+    )
+    for _ in range(2):
+        assert torch.equal(generator.generate(**batch, max_new_tokens=6), _reference(model, batch, max_new_tokens=6))
+    assert calls == [
+        {"options": {"triton.cudagraphs": True, "coordinate_descent_tuning": tune_kernels}, "fullgraph": True, "dynamic": False}
+    ]
+
+
 def test_fast_generator_eos_min_tokens_and_padding(batch_and_model):
     batch, model = batch_and_model
     free = _reference(model, batch, max_new_tokens=10)
