@@ -41,7 +41,12 @@ def main(argv=None) -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--tune-kernels", action="store_true")
     parser.add_argument("--kernels", type=int, default=0, help="Print the top N kernels of the step.")
+    parser.add_argument("--no-split-kv", action="store_true", help="sdpa_grouped without its split-KV decode kernel")
     args = parser.parse_args(argv)
+    if args.no_split_kv:
+        import transformers_videorefer.attention_videorefer as attention
+
+        attention.can_use_split_kv_decode = lambda *_: False
     model = build_model(args)
     for batch_size in args.batch_sizes:
         inputs = make_inputs(model, batch_size, 16, 70, args.device)
@@ -70,7 +75,7 @@ def main(argv=None) -> None:
         torch.cuda.synchronize()
         full = time.perf_counter() - start
         per_token = 1000 * (full - one) / (args.tokens - 1)
-        print(f"batch {batch_size:3d}{' (tuned kernels)' if args.tune_kernels else ''}: "
+        print(f"batch {batch_size:3d}{' (tuned kernels)' if args.tune_kernels else ''}{' (no split-KV)' if args.no_split_kv else ''}: "
               f"compiled step {step_ms:6.2f} ms, decoding iteration {per_token:6.2f} ms/token "
               f"({batch_size * 1000 / per_token:7.1f} tokens/s); compile + 2 warm-up generations {compile_s:.0f} s", flush=True)
         if args.kernels:
