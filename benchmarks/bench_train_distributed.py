@@ -132,28 +132,21 @@ def compare_checkpoints(initial: Path, trained: Path) -> dict:
     """Per model part: tensors, how many changed, whether all are finite; and the set of keys matches."""
     from safetensors import safe_open
 
-    def tensors(folder: Path) -> dict[str, tuple[Path, str]]:
+    def open_tensors(folder: Path) -> dict[str, object]:
+        """Each tensor name of the folder's safetensors files -> the open file that holds it."""
         found = {}
         for file in sorted(folder.glob("*.safetensors")):
-            with safe_open(str(file), "pt") as handle:
-                found.update({key: (file, key) for key in handle.keys()})
+            handle = safe_open(str(file), "pt")
+            found.update({key: handle for key in handle.keys()})
         return found
 
-    before, after = tensors(initial), tensors(trained)
+    before, after = open_tensors(initial), open_tensors(trained)
     if set(before) != set(after):
         missing, extra = sorted(set(before) - set(after)), sorted(set(after) - set(before))
         raise SystemExit(f"saved keys differ from the initial checkpoint's: missing {missing[:5]}, extra {extra[:5]}")
     parts: dict[str, dict] = {}
-    handles: dict[Path, object] = {}
-
-    def read(location: tuple[Path, str]) -> torch.Tensor:
-        file, key = location
-        if file not in handles:
-            handles[file] = safe_open(str(file), "pt")
-        return handles[file].get_tensor(key)
-
     for key in sorted(before):
-        old, new = read(before[key]), read(after[key])
+        old, new = before[key].get_tensor(key), after[key].get_tensor(key)
         stats = parts.setdefault(part_of(key), {"tensors": 0, "changed": 0, "finite": True, "dtype": str(new.dtype)})
         stats["tensors"] += 1
         stats["changed"] += int(not torch.equal(old, new.to(old.dtype)))  # FSDP may save upcast float32 weights

@@ -56,15 +56,7 @@ def main(argv=None) -> None:
             generator.generate(**inputs, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
         compile_s = time.perf_counter() - compile_start
         state = generator._states[batch_size]
-        state.cache.reset()  # room for the timed steps (their tokens are meaningless, their cost is not)
-        times = []
-        for _ in range(30):
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            state.step()
-            torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        step_ms = 1000 * statistics.median(times)
+        step_ms = median_step_ms(state)
         torch.cuda.synchronize()
         start = time.perf_counter()
         generator.generate(**inputs, max_new_tokens=1, min_new_tokens=1)
@@ -80,6 +72,22 @@ def main(argv=None) -> None:
               f"({batch_size * 1000 / per_token:7.1f} tokens/s); compile + 2 warm-up generations {compile_s:.0f} s", flush=True)
         if args.kernels:
             print_kernel_table(model, generator, batch_size, inputs, args)
+
+
+def median_step_ms(state, repeats: int = 30) -> float:
+    """Median milliseconds of one compiled decoding step (a CUDA graph replay), from an emptied cache.
+
+    The timed steps' tokens are meaningless; their cost is not.
+    """
+    state.cache.reset()
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        state.step()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
 
 
 def print_kernel_table(model, generator, batch_size: int, inputs: dict, args, steps: int = 20) -> None:

@@ -17,7 +17,6 @@ is not in the default list.
 """
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_inference import build_model, make_inputs  # noqa: E402
+from profile_decode import median_step_ms  # noqa: E402
 from transformers_videorefer.attention_videorefer import grouped_query_sdpa_forward  # noqa: E402
 from transformers_videorefer.generation_videorefer import FastGreedyGenerator  # noqa: E402
 
@@ -96,15 +96,7 @@ def main() -> None:
             state = generator._states[batch_size]
             if reference_tokens is None:
                 reference_tokens = tokens
-            state.cache.reset()
-            times = []
-            for _ in range(30):
-                torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                state.step()
-                torch.cuda.synchronize()
-                times.append(time.perf_counter() - t0)
-            step_ms = 1000 * statistics.median(times)
+            step_ms = median_step_ms(state)
             same = (tokens == reference_tokens).float().mean().item()
             print(
                 f"batch {batch_size:3d} {variant:13s}: step {step_ms:6.2f} ms ({batch_size * 1000 / step_ms:6.1f} tok/s), "
