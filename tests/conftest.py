@@ -1,4 +1,4 @@
-"""Shared fixtures: where the golden checkpoint lives."""
+"""Shared fixtures: where the golden checkpoint lives, and its processor."""
 
 import os
 import sys
@@ -45,3 +45,11 @@ def golden_dir() -> Path:
 @pytest.fixture(scope="session")
 def golden_checkpoint(golden_dir) -> Path:
     return golden_dir / "checkpoint"
+
+
+@pytest.fixture(scope="module")
+def processor(golden_checkpoint):
+    """The golden checkpoint's processor, loaded once per test module."""
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(golden_checkpoint)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 from pycocotools import mask as mask_utils
-from transformers import AutoProcessor
 
 import transformers_videorefer  # noqa: F401  (registers the Auto classes)
 from helpers import uncompressed_rle
@@ -28,11 +27,6 @@ ONE_REGION = "<video>\nWhat is [<region>] doing?"
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def processor(golden_checkpoint):
-    return AutoProcessor.from_pretrained(golden_checkpoint)
-
-
 def _clip(seed: int, num_frames: int = NUM_FRAMES) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (num_frames, HEIGHT, WIDTH, 3), dtype=np.uint8)
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from transformers import AutoProcessor
 
 import transformers_videorefer  # noqa: F401  (registers the Auto classes)
 from helpers import case_media_path, load_case_json
@@ -18,11 +17,6 @@ IMAGE_PROMPT = "<image>\nWhat is this?"
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def processor(golden_checkpoint):
-    return AutoProcessor.from_pretrained(golden_checkpoint)
-
-
 @pytest.fixture(scope="module")
 def mp4_path(golden_dir):
     return case_media_path(golden_dir, MP4_CASE, load_case_json(golden_dir, MP4_CASE))

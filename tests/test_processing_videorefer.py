@@ -27,11 +27,6 @@ DEFAULT_SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 
 # ------------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def processor(golden_checkpoint):
-    return AutoProcessor.from_pretrained(golden_checkpoint)
-
-
-@pytest.fixture(scope="module")
 def model(golden_checkpoint):
     return AutoModelForImageTextToText.from_pretrained(golden_checkpoint, attn_implementation="eager").eval()
 

@@ -4,18 +4,12 @@ import json
 
 import pytest
 import torch
-from transformers import AutoProcessor
 
 import transformers_videorefer  # noqa: F401
 from transformers_videorefer.training import VideoReferDataCollator, load_videorefer_dataset
 from transformers_videorefer.training.examples import sample_mask_frames
 
 from .training_fixtures import caption_samples, samples, write_dataset
-
-
-@pytest.fixture(scope="module")
-def processor(golden_checkpoint):
-    return AutoProcessor.from_pretrained(golden_checkpoint)
 
 
 @pytest.mark.parametrize("jsonl", [False, True])
