@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import transformers_videorefer  # noqa: E402,F401
 from transformers_videorefer import VideoReferConfig, VideoReferForConditionalGeneration  # noqa: E402
-from transformers_videorefer.generation_videorefer import FastGreedyGenerator  # noqa: E402
+from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator  # noqa: E402
 
 ORIGINAL = {"prefill_ms": 155.0, "decode_tok_s": 33.0, "bench_q_samples_s": 4.3, "bench_d_samples_s": 0.13, "peak_gb": 18.1}
 TARGET = {"prefill_ms": 70.0, "decode_tok_s": 150.0, "bench_q_samples_s": 13.0, "bench_d_samples_s": 5.0, "peak_gb": 17.5}

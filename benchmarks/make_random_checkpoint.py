@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_inference import random_model, tiny_config  # noqa: E402
 from transformers_videorefer import VideoReferConfig, VideoReferProcessor  # noqa: E402
-from transformers_videorefer.processing_videorefer import REGION_TOKEN, image_processor_for_vision_tower  # noqa: E402
+from transformers_videorefer.models.videorefer.processing_videorefer import REGION_TOKEN, image_processor_for_vision_tower  # noqa: E402
 
 RELEASED_VISION_TOWER = "google/siglip-so400m-patch14-384"  # what the 7B release names in mm_vision_tower
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "float32": torch.float32}

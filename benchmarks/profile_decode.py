@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_inference import build_model, make_inputs  # noqa: E402
-from transformers_videorefer.generation_videorefer import FastGreedyGenerator, _DecodeState  # noqa: E402
+from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator, _DecodeState  # noqa: E402
 
 
 @torch.inference_mode()
@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     parser.add_argument("--no-split-kv", action="store_true", help="sdpa_grouped without its split-KV decode kernel")
     args = parser.parse_args(argv)
     if args.no_split_kv:
-        import transformers_videorefer.attention_videorefer as attention
+        import transformers_videorefer.generation.attention as attention
 
         attention.can_use_split_kv_decode = lambda *_: False
     model = build_model(args)

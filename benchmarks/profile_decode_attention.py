@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_inference import build_model, make_inputs  # noqa: E402
 from profile_decode import median_step_ms  # noqa: E402
-from transformers_videorefer.attention_videorefer import grouped_query_sdpa_forward  # noqa: E402
-from transformers_videorefer.generation_videorefer import FastGreedyGenerator  # noqa: E402
+from transformers_videorefer.generation.attention import grouped_query_sdpa_forward  # noqa: E402
+from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator  # noqa: E402
 
 
 def math32_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):

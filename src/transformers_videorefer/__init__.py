@@ -1,13 +1,25 @@
-"""VideoRefer for the Hugging Face stack."""
+"""VideoRefer for the Hugging Face stack.
+
+Importing the package registers the VideoRefer model types with transformers' Auto classes (native `videorefer`
+and the releases' `videorefer_qwen2`), the `sdpa_grouped` attention, and the remote-code export of the classes.
+
+Layout: `models/<family>/` (configuration, modeling, processing: what is exported as remote code), `inputs/` (media
+and masks, shared by the families), `generation/`, `hub/`, `training/`, `evaluation/`, `apps/`, `cli/`.
+"""
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
-from . import attention_videorefer  # noqa: F401  (registers the sdpa_grouped attention)
-from .configuration_videorefer import VideoReferConfig, VideoReferLegacyConfig
-from .modeling_videorefer import VideoReferForConditionalGeneration, VideoReferModel, VideoReferPreTrainedModel
-from .hub_export import register_remote_code
-from .processing_videorefer import VideoReferProcessor
-
+from . import _moved_modules
+from .generation import attention as _attention  # noqa: F401  (registers the sdpa_grouped attention)
+from .hub.remote_code import register_remote_code
+from .models.videorefer import (
+    VideoReferConfig,
+    VideoReferForConditionalGeneration,
+    VideoReferLegacyConfig,
+    VideoReferModel,
+    VideoReferPreTrainedModel,
+    VideoReferProcessor,
+)
 
 _AUTO_MODELS = (
     (AutoModel, VideoReferModel),
@@ -34,6 +46,7 @@ def _register() -> None:
 
 
 _register()
+_moved_modules.install()  # the 0.1 import paths (transformers_videorefer.processing_videorefer, ...) keep working
 
 __all__ = [
     "VideoReferConfig",

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from transformers_videorefer.cli_eval import add_eval_parser
+from transformers_videorefer.cli.eval import add_eval_parser
 from transformers_videorefer.evaluation.bench_d import DESCRIPTION_PROMPT, bench_d_samples, load_bench_d
 from transformers_videorefer.evaluation.bench_q import read_predictions
 from transformers_videorefer.evaluation.judge import (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from transformers_videorefer.cli_eval import add_eval_parser
+from transformers_videorefer.cli.eval import add_eval_parser
 from transformers_videorefer.evaluation.bench_q import (
     bench_q_samples,
     build_bench_q_prompt,
@@ -35,7 +35,7 @@ def run_cli(argv: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def model_and_processor(golden_checkpoint):
-    from transformers_videorefer.loading import load_model_and_processor
+    from transformers_videorefer.cli.loading import load_model_and_processor
 
     return load_model_and_processor(str(golden_checkpoint), dtype="float32", device="cpu")
 
@@ -206,7 +206,7 @@ def test_bad_input_names_the_items(model_and_processor, mini, tmp_path):
 
 LAUNCHER = """
 import argparse, sys
-from transformers_videorefer.cli_eval import add_eval_parser
+from transformers_videorefer.cli.eval import add_eval_parser
 parser = argparse.ArgumentParser(prog="videorefer")
 add_eval_parser(parser.add_subparsers(dest="command", required=True))
 args = parser.parse_args(sys.argv[1:])

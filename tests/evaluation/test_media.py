@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from transformers_videorefer.cli_eval import add_eval_parser
+from transformers_videorefer.cli.eval import add_eval_parser
 from transformers_videorefer.evaluation.bench_q import load_bench_q
 from transformers_videorefer.evaluation.media import MissingMediaError, find_missing_media, resolve_media
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transformers_videorefer.cli_eval import add_eval_parser
+from transformers_videorefer.cli.eval import add_eval_parser
 from transformers_videorefer.evaluation.scoring import (
     is_correct,
     parse_answer_letter,

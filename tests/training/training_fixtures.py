@@ -12,7 +12,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
 
 from transformers_videorefer import VideoReferConfig
-from transformers_videorefer.modeling_videorefer_connector import build_connector
+from transformers_videorefer.models.videorefer.modeling_videorefer_connector import build_connector
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_MP4 = REPO_ROOT / "examples" / "data" / "rolling_ball.mp4"  # 24 frames, 120 x 160

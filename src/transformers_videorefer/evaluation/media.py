@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..media_videorefer import FRAME_FILE_EXTENSIONS
+from ..inputs.media import FRAME_FILE_EXTENSIONS
 
 LAYOUT_HINT = (
     "Expected layouts: Bench-Q clips as JPEG frame folders under the root (DAVIS/JPEGImages/480p/<clip>, "

@@ -1,7 +1,20 @@
 """Training VideoRefer with TRL: data, collator, stages, trainer and building a stage-2 start from parts."""
 
+from ..hub.parts import build_from_parts
 from .collator import VideoReferDataCollator
 from .data import load_videorefer_dataset
 from .stages import STAGES, Stage, apply_stage, get_stage
+from .trainer import VideoReferSFTTrainer, build_trainer, videorefer_sft_config
 
-__all__ = ["STAGES", "Stage", "VideoReferDataCollator", "apply_stage", "get_stage", "load_videorefer_dataset"]
+__all__ = [
+    "STAGES",
+    "Stage",
+    "VideoReferDataCollator",
+    "VideoReferSFTTrainer",
+    "apply_stage",
+    "build_from_parts",
+    "build_trainer",
+    "get_stage",
+    "load_videorefer_dataset",
+    "videorefer_sft_config",
+]

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from transformers import BatchFeature
 
-from ..processing_videorefer import VideoReferProcessor
+from ..models.videorefer.processing_videorefer import VideoReferProcessor
 from .data import decode_row
 from .examples import PreparedExample, prepare_example
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..masks_videorefer import decode_segmentation
-from ..media_videorefer import load_image, open_clip
-from ..processing_videorefer import REGION_TOKEN
+from ..inputs.masks import decode_segmentation
+from ..inputs.media import load_image, open_clip
+from ..models.videorefer.processing_videorefer import REGION_TOKEN
 from .data import flatten_record, read_records, sample_id
 from .examples import _objects, _turns, resolve_media
 

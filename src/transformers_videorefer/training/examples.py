@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from ..processing_videorefer import IMAGE_TOKEN, REGION_TOKEN, VIDEO_TOKEN
+from ..models.videorefer.processing_videorefer import IMAGE_TOKEN, REGION_TOKEN, VIDEO_TOKEN
 
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 

@@ -9,7 +9,7 @@ import torch
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from ..processing_videorefer import VideoReferProcessor
+from ..models.videorefer.processing_videorefer import VideoReferProcessor
 from .collator import VideoReferDataCollator
 from .stages import Stage, apply_stage, is_multimodal_parameter
 

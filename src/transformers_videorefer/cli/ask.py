@@ -1,0 +1,149 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""`videorefer ask MEDIA --mask M [--frame N] ... "question"`: answer one question about marked objects."""
+
+import argparse
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from .common import fail
+from .loading import DEFAULT_MODEL, ModelNotAvailableError, load_model_and_processor
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def media_kind(path: str) -> str:
+    """`image` for an image file, `video` for anything else (video file, gif, frame folder)."""
+    return "image" if os.path.isfile(path) and path.lower().endswith(IMAGE_EXTENSIONS) else "video"
+
+
+def read_mask_argument(value: str, frame: int | None) -> dict[int, Any]:
+    """One object from a `--mask` value: `{frame_index: segmentation}`.
+
+    The value is a mask image (non-zero = object), a `.npy` array, a JSON file or an inline JSON string. JSON may
+    hold a COCO RLE, polygons, or a whole object `{"frame index": segmentation}` (then `--frame` must not be given).
+    """
+    if os.path.isfile(value):
+        lower = value.lower()
+        if lower.endswith(".npy"):
+            segmentation: Any = np.load(value, allow_pickle=False)
+        elif lower.endswith(IMAGE_EXTENSIONS):
+            from PIL import Image
+
+            with Image.open(value) as image:
+                segmentation = np.asarray(image.convert("L")) > 0
+        else:
+            with open(value, encoding="utf-8") as handle:
+                try:
+                    segmentation = json.load(handle)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"--mask {value}: not valid JSON ({error}).") from error
+    else:
+        try:
+            segmentation = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"--mask {value!r} is neither an existing file nor inline JSON (COCO RLE or polygons)."
+            ) from error
+    if _is_whole_object(segmentation):
+        if frame is not None:
+            raise ValueError(f"--mask {value} already maps frame indices to masks; do not give --frame for it.")
+        return {int(k): v for k, v in segmentation.items()}
+    return {0 if frame is None else frame: segmentation}
+
+
+def _is_whole_object(value: Any) -> bool:
+    """Whether a JSON value is one object `{"frame index": segmentation, ...}`."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) and k.strip().isdigit() for k in value)
+
+
+def read_objects_file(value: str) -> list[dict[int, Any]] | None:
+    """The objects of a JSON file holding a list of objects (what the demo's "download masks" writes), else None."""
+    if not (os.path.isfile(value) and value.lower().endswith(".json")):
+        return None
+    with open(value, encoding="utf-8") as handle:
+        try:
+            content = json.load(handle)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(content, list) and content and all(_is_whole_object(item) for item in content):
+        return [{int(k): v for k, v in item.items()} for item in content]
+    return None
+
+
+def objects_from_arguments(masks: list[str], frames: list[int] | None) -> list[dict[int, Any]]:
+    """Pair every `--mask` with its `--frame` (in order); without any `--frame`, masks are on frame 0.
+
+    A `--mask` JSON file holding a list of objects (the demo's download) gives all of them, in order.
+    """
+    frames = frames or []
+    if frames and len(frames) != len(masks):
+        raise ValueError(
+            f"Got {len(masks)} --mask and {len(frames)} --frame: give one --frame per --mask, or none (frame 0)."
+        )
+    objects: list[dict[int, Any]] = []
+    for number, mask in enumerate(masks):
+        several = read_objects_file(mask)
+        if several is not None:
+            if frames:
+                raise ValueError(f"--mask {mask} holds whole objects with their frames; do not give --frame with it.")
+            objects.extend(several)
+        else:
+            objects.append(read_mask_argument(mask, frames[number] if frames else None))
+    return objects
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from transformers import TextStreamer
+
+    try:
+        objects = objects_from_arguments(args.mask or [], args.frame)
+    except (ValueError, TypeError) as error:
+        return fail(f"videorefer ask: {error}")
+    if args.question.count("<region>") != len(objects):
+        return fail(
+            f"videorefer ask: the question holds {args.question.count('<region>')} <region> marker(s) but "
+            f"{len(objects)} --mask were given; write one [<region>] per object, e.g. \"What is [<region>] doing?\""
+        )
+    if not os.path.exists(args.media):
+        return fail(f"videorefer ask: no such file or folder: {args.media}")
+    try:
+        model, processor = load_model_and_processor(args.model, args.dtype, args.device)
+    except ModelNotAvailableError as error:
+        return fail(f"videorefer ask: {error}")
+    kind = media_kind(args.media)
+    messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": args.question}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    media = {"images": [args.media]} if kind == "image" else {"videos": [args.media]}
+    try:
+        inputs = processor(text=[text], masks=[objects], num_frames=args.num_frames, **media)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        return fail(f"videorefer ask: {error}")
+    inputs = inputs.to(model.device, dtype=model.dtype)
+    streamer = TextStreamer(processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False, streamer=streamer)
+    return 0
+
+
+def add_ask_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ask",
+        help="Ask a question about objects marked in a video or an image.",
+        description=(
+            "Answer a question about objects marked with masks. Each --mask is one object, in the order of the "
+            "[<region>] markers of the question. A mask is a mask image, a .npy array, or COCO RLE / polygons as a "
+            "JSON file or inline JSON; --frame N says which frame of the ORIGINAL clip it is on (default 0)."
+        ),
+    )
+    parser.add_argument("media", help="a video file, a gif, a folder of frames, or an image")
+    parser.add_argument("question", help='the question, with one [<region>] per object, e.g. "What is [<region>] doing?"')
+    parser.add_argument("--mask", action="append", help="an object's mask (repeat for more objects)")
+    parser.add_argument("--frame", action="append", type=int, help="the frame index of the matching --mask")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub repository or local folder (default {DEFAULT_MODEL})")
+    parser.add_argument("--num-frames", type=int, default=None, help="frames sampled from a video (default: the model's)")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--dtype", default="bf16", help="bf16, fp16 (GPU) or float32")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.set_defaults(run=run_ask)

@@ -1,0 +1,37 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""`videorefer demo [--model M] [--sam2 S]`: the interactive Gradio demo (needs `pip install transformers-videorefer[demo]`)."""
+
+import argparse
+
+from .common import fail
+from .loading import DEFAULT_MODEL, ModelNotAvailableError, load_model_and_processor
+
+DEFAULT_SAM2 = "facebook/sam2.1-hiera-large"
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    try:
+        from ..apps.demo import DemoSession, build_demo
+        from ..apps.sam2_tracking import Sam2Tracker
+
+        model, processor = load_model_and_processor(args.model, args.dtype, args.device)
+        tracker = Sam2Tracker.from_pretrained(args.sam2, device=model.device)
+        app = build_demo(DemoSession(model, processor, tracker, max_new_tokens=args.max_new_tokens))
+    except ImportError as error:
+        return fail(f"videorefer demo: {error}; install the demo extra: pip install 'transformers-videorefer[demo]'")
+    except (ModelNotAvailableError, OSError, ValueError) as error:
+        return fail(f"videorefer demo: {error}")
+    app.queue().launch(server_name=args.host, server_port=args.port, share=False)
+    return 0
+
+
+def add_demo_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="Serve the interactive demo: click objects (SAM2), ask VideoRefer.")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"VideoRefer checkpoint (default {DEFAULT_MODEL})")
+    parser.add_argument("--sam2", default=DEFAULT_SAM2, help=f"SAM2 video checkpoint (default {DEFAULT_SAM2})")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--dtype", default="bf16", help="bf16, fp16 (GPU) or float32")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.set_defaults(run=run_demo)

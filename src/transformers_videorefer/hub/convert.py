@@ -1,0 +1,179 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""Converting released VideoRefer checkpoints into self-contained native Hub repositories.
+
+The output holds safetensors shards with their index, the native config with `auto_map`, the generation config,
+the processor (SigLIP preprocessing, chat template, tokenizer), a model card, and this package's configuration /
+modeling / processing code as remote code, so that `AutoModelForImageTextToText.from_pretrained(repo,
+trust_remote_code=True)` and `AutoProcessor.from_pretrained(repo, trust_remote_code=True)` work without the package.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+from huggingface_hub import CommitOperationAdd, HfApi
+from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers.configuration_utils import PreTrainedConfig
+from transformers.utils import cached_file
+
+from ..dtypes import resolve_dtype
+from ..models.videorefer.conversion_videorefer import is_legacy_config_dict, locate_vision_tower_folder
+from ..models.videorefer.modeling_videorefer import VideoReferForConditionalGeneration
+from ..models.videorefer.processing_videorefer import VideoReferProcessor
+from ..models.videorefer.published_results_videorefer import (
+    PUBLISHED_VIDEOREFER_7B_BENCH_D,
+    PUBLISHED_VIDEOREFER_7B_BENCH_Q,
+)
+from .parts import build_from_parts
+from .remote_code import register_remote_code
+from .state_dict_files import load_prefixed_state_dict
+
+REGION_ENCODER_FILE = "region_encoder.bin"
+REGION_ENCODER_PREFIX = "model.region_encoder."
+DEFAULT_LANGUAGE_MODEL = "Qwen/Qwen2-7B-Instruct"
+DEFAULT_CONNECTOR = "DAMO-NLP-SG/VideoLLaMA2.1-7B-16F-Base"
+REMOTE_CODE_DEPENDENCIES = ("torch", "transformers>=5.24", "numpy", "pillow", "pycocotools (masks as COCO RLE / polygons)", "decord (video files)")
+
+
+def load_region_encoder_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The region-encoder weights of a `region_encoder.bin` (the stage-2 release), prefix removed.
+
+    The file is a pickle: it is read with `weights_only=True`, and a file that would run code is refused.
+    """
+    return load_prefixed_state_dict(path, (REGION_ENCODER_PREFIX,))
+
+
+def _has_weights(source: str) -> bool:
+    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"):
+        if cached_file(source, name, _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False):
+            return True
+    return False
+
+
+def load_release(
+    source: str, dtype: torch.dtype = torch.bfloat16, language_model: str | None = None, connector: str | None = None
+) -> tuple[VideoReferForConditionalGeneration, VideoReferProcessor]:
+    """Load a released checkpoint (folder or Hub repository), legacy or native.
+
+    A repository with only a config and `region_encoder.bin` (the stage-2 release) is assembled from its parts:
+    `language_model` (default Qwen2-7B-Instruct), the SigLIP tower its config names, the stage-1 `connector`
+    (default VideoLLaMA2.1-7B-16F-Base's `mm_projector.bin`) and the region encoder of the file.
+    """
+    if _has_weights(source):
+        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype)
+        return model, AutoProcessor.from_pretrained(source)
+    region_file = cached_file(source, REGION_ENCODER_FILE, _raise_exceptions_for_missing_entries=False)
+    if region_file is None:
+        raise FileNotFoundError(f"{source} holds no model weights and no {REGION_ENCODER_FILE}: nothing to convert.")
+    region_weights = load_region_encoder_weights(region_file)  # checked before anything is downloaded
+    raw_config, _ = PreTrainedConfig.get_config_dict(source)
+    if not is_legacy_config_dict(raw_config):
+        raise ValueError(f"{source}: a {REGION_ENCODER_FILE}-only repository needs its original videorefer_qwen2 config.")
+    tower = raw_config["mm_vision_tower"]
+    tower = locate_vision_tower_folder(tower, source) or tower  # a folder beside the checkpoint, else a Hub name
+    model, processor = build_from_parts(
+        language_model or DEFAULT_LANGUAGE_MODEL,
+        tower,
+        connector or DEFAULT_CONNECTOR,
+        projector_type=raw_config.get("mm_projector_type", "stc_connector_v35"),
+        num_frames=raw_config.get("num_frames", 16),
+        dtype=dtype,
+    )
+    model.model.region_encoder.load_state_dict(region_weights, strict=True)
+    return model, processor
+
+
+def model_card(source: str, repo_id: str | None) -> str:
+    """The README.md of a converted repository."""
+    name = repo_id or "PATH_OR_REPO"
+    bench_q = " | ".join(f"{k}: {v}" for k, v in PUBLISHED_VIDEOREFER_7B_BENCH_Q.items())
+    bench_d = "\n".join(
+        f"| {mode} | " + " | ".join(str(v) for v in scores.values()) + " |"
+        for mode, scores in PUBLISHED_VIDEOREFER_7B_BENCH_D.items()
+    )
+    dims = " | ".join(next(iter(PUBLISHED_VIDEOREFER_7B_BENCH_D.values())))
+    deps = ", ".join(REMOTE_CODE_DEPENDENCIES)
+    return f"""---
+license: apache-2.0
+library_name: transformers
+pipeline_tag: image-text-to-text
+tags: [video, referring, region, videorefer]
+base_model: {source}
+---
+
+# VideoRefer (native transformers format)
+
+Converted from `{source}` by `videorefer convert` (transformers-videorefer). Same weights and the same computation
+as the original release; the code is included, so the package is not needed:
+
+```python
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+model = AutoModelForImageTextToText.from_pretrained("{name}", trust_remote_code=True, dtype=torch.bfloat16, device_map="auto")
+processor = AutoProcessor.from_pretrained("{name}", trust_remote_code=True)
+messages = [{{"role": "user", "content": [{{"type": "video"}}, {{"type": "text", "text": "What is [<region>] doing?"}}]}}]
+text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+# one object: its mask (binary array, PIL image, COCO RLE or polygons) on frame 12 of the original clip
+inputs = processor(text=[text], videos=["clip.mp4"], masks=[[{{12: mask}}]]).to(model.device, dtype=torch.bfloat16)
+out = model.generate(**inputs, max_new_tokens=256)
+print(processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0])
+```
+
+The remote code needs: {deps}.
+
+## VideoRefer-Bench (published numbers of VideoRefer-7B, from the paper)
+
+Bench-Q accuracy (%): {bench_q}
+
+| Bench-D mask mode | {dims} |
+|---|{"---|" * len(next(iter(PUBLISHED_VIDEOREFER_7B_BENCH_D.values())))}
+{bench_d}
+
+## Licence
+
+Apache-2.0, as the original release (the language model is Qwen2-7B-Instruct, the vision tower SigLIP; see their
+licences).
+"""
+
+
+def convert_checkpoint(
+    source: str,
+    destination: str | os.PathLike,
+    dtype: str = "bf16",
+    push_to: str | None = None,
+    language_model: str | None = None,
+    connector: str | None = None,
+    max_shard_size: str | int = "5GB",
+    token: str | bool | None = None,
+) -> list[str]:
+    """Write the native, self-contained repository of `source` into `destination` (and push it to `push_to`).
+
+    Returns the relative paths of the files written.
+    """
+    model, processor = load_release(source, resolve_dtype(dtype), language_model, connector)
+    register_remote_code()
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(destination, max_shard_size=max_shard_size)
+    processor.save_pretrained(destination)
+    (destination / "README.md").write_text(model_card(source, push_to), encoding="utf-8")
+    files = sorted(str(p.relative_to(destination)) for p in destination.rglob("*") if p.is_file())
+    if push_to:
+        upload_folder(destination, push_to, token=token)
+    return files
+
+
+def upload_folder(
+    folder: str | os.PathLike, repo_id: str, token: str | bool | None = None, commit_message: str | None = None
+) -> list[str]:
+    """Create `repo_id` if needed and upload every file of `folder` in one commit; returns the uploaded paths."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    api = HfApi(token=token)
+    api.create_repo(repo_id, exist_ok=True, repo_type="model")
+    operations = [CommitOperationAdd(path_in_repo=str(p.relative_to(folder)), path_or_fileobj=str(p)) for p in files]
+    api.create_commit(
+        repo_id, operations=operations, commit_message=commit_message or "Upload VideoRefer (videorefer convert)"
+    )
+    return [op.path_in_repo for op in operations]

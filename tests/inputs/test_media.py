@@ -1,0 +1,328 @@
+"""Media for VideoReferProcessor: every way of giving a video or an image, uniform frame sampling, frames per call,
+and the errors for unreadable media."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import transformers_videorefer  # noqa: F401  (registers the Auto classes)
+from helpers import case_media_path, load_case_json
+from transformers_videorefer.inputs.media import open_clip, sample_frame_indices
+
+MP4_CASE = "video_mp4_multi_frame_masks"
+IMAGE_CASE = "image_two_objects"
+VIDEO_PROMPT = "<video>\nWhat happens?"
+IMAGE_PROMPT = "<image>\nWhat is this?"
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def mp4_path(golden_dir):
+    return case_media_path(golden_dir, MP4_CASE, load_case_json(golden_dir, MP4_CASE))
+
+
+@pytest.fixture(scope="module")
+def image_path(golden_dir):
+    return case_media_path(golden_dir, IMAGE_CASE, load_case_json(golden_dir, IMAGE_CASE))
+
+
+@pytest.fixture(scope="module")
+def decoded_frames(mp4_path):
+    """All frames of the golden mp4 as decord decodes them: (T, H, W, 3) uint8."""
+    import decord
+
+    reader = decord.VideoReader(str(mp4_path), ctx=decord.cpu(0), num_threads=1)
+    frames = reader.get_batch(list(range(len(reader)))).asnumpy()
+    assert frames.shape == (12, 90, 120, 3) and frames.dtype == np.uint8
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames_folder(decoded_frames, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("frames")
+    for index, frame in enumerate(decoded_frames):
+        Image.fromarray(frame).save(folder / f"{index:05d}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference_video_pixels(processor, mp4_path):
+    return processor(text=VIDEO_PROMPT, videos=[mp4_path])["pixel_values_videos"]
+
+
+def _video_pixels(processor, videos, **kwargs):
+    return processor(text=VIDEO_PROMPT, videos=videos, **kwargs)["pixel_values_videos"]
+
+
+# ------------------------------------------------------------------------------------------ video inputs
+@pytest.mark.parametrize(
+    "form",
+    [
+        "mp4_str",
+        "pil_list",
+        "numpy_array",
+        "numpy_array_unwrapped",
+        "numpy_frame_list",
+        "torch_tensor",
+        "torch_frame_list",
+        "frames_folder",
+        "frames_folder_str",
+        "frame_file_paths",
+        "frame_file_strs",
+    ],
+)
+def test_video_forms_give_identical_pixels(processor, form, mp4_path, decoded_frames, frames_folder, reference_video_pixels):
+    files = sorted(frames_folder.iterdir())
+    videos = {
+        "mp4_str": lambda: [str(mp4_path)],
+        "pil_list": lambda: [[Image.fromarray(frame) for frame in decoded_frames]],
+        "numpy_array": lambda: [decoded_frames],
+        "numpy_array_unwrapped": lambda: decoded_frames,
+        "numpy_frame_list": lambda: [list(decoded_frames)],
+        "torch_tensor": lambda: [torch.from_numpy(decoded_frames.copy())],
+        "torch_frame_list": lambda: [[torch.from_numpy(frame.copy()) for frame in decoded_frames]],
+        "frames_folder": lambda: [frames_folder],
+        "frames_folder_str": lambda: [str(frames_folder)],
+        "frame_file_paths": lambda: [files],
+        "frame_file_strs": lambda: [[str(f) for f in files]],
+    }[form]()
+    pixels = _video_pixels(processor, videos)
+    assert pixels.shape == reference_video_pixels.shape == (1, 4, 3, 112, 112)
+    assert torch.equal(pixels, reference_video_pixels)
+
+
+def test_bare_frame_list_is_one_video(processor, decoded_frames, reference_video_pixels):
+    """A list of PIL frames passed directly as `videos` is one video, not one video per frame."""
+    pixels = _video_pixels(processor, [Image.fromarray(frame) for frame in decoded_frames])
+    assert torch.equal(pixels, reference_video_pixels)
+
+
+def test_rgba_and_grayscale_frames(processor, decoded_frames, reference_video_pixels):
+    rgba = np.concatenate([decoded_frames, np.full(decoded_frames.shape[:3] + (1,), 255, np.uint8)], axis=-1)
+    assert torch.equal(_video_pixels(processor, [rgba]), reference_video_pixels)
+    gray = decoded_frames[..., 0]
+    gray_rgb = np.repeat(gray[..., None], 3, axis=-1)
+    assert torch.equal(_video_pixels(processor, [list(gray)]), _video_pixels(processor, [gray_rgb]))
+
+
+def test_sampled_frames_are_the_uniformly_sampled_ones(processor, decoded_frames, reference_video_pixels):
+    indices = sample_frame_indices(len(decoded_frames), processor.num_frames)
+    assert indices == [1, 4, 7, 10]
+    as_images = processor(text=[IMAGE_PROMPT] * 4, images=[decoded_frames[i] for i in indices])["pixel_values"]
+    assert torch.equal(as_images, reference_video_pixels[0])
+
+
+def _gif_frames():
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255), (0, 0, 0)]
+    frames = []
+    for index, colour in enumerate(colours):
+        frame = np.zeros((30, 40, 3), dtype=np.uint8)
+        frame[...] = colour
+        frame[5:15, 2 + 4 * index : 10 + 4 * index] = (255, 255, 255)  # a moving white block
+        frames.append(frame)
+    return frames
+
+
+def test_animated_gif(processor, tmp_path):
+    frames = _gif_frames()
+    path = tmp_path / "clip.gif"
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=80, loop=0)
+
+    clip = open_clip(path)
+    assert (clip.num_frames, clip.height, clip.width) == (7, 30, 40)
+    for index, frame in enumerate(clip.get_frames(range(7))):
+        assert np.array_equal(frame, frames[index]), index
+
+    pixels = _video_pixels(processor, [str(path)])
+    assert pixels.shape == (1, 4, 3, 112, 112)
+    assert torch.equal(pixels, _video_pixels(processor, [images]))
+
+    # masks address the gif's own frames
+    mask = np.zeros((30, 40), dtype=bool)
+    mask[5:15, 2 + 4 * 6 : 10 + 4 * 6] = True
+    inputs = processor(text="<video>\n[<region>]?", videos=[path], masks=[[{6: mask}]])
+    assert torch.equal(inputs["region_pixel_values"], processor(text=IMAGE_PROMPT, images=[frames[6]])["pixel_values"])
+
+
+# ---------------------------------------------------------------------------------------- frame sampling
+def _spec_indices(n: int, k: int) -> list[int]:
+    """docs/inputs.md: frame i is round((seg*i + seg*(i+1))/2 + 1e-6) with seg = (n-1)/num_frames."""
+    seg = (n - 1) / k
+    return [int(round((seg * i + seg * (i + 1)) / 2 + 1e-6)) for i in range(k)]
+
+
+def test_sample_frame_indices_example():
+    assert sample_frame_indices(12, 4) == [1, 4, 7, 10]
+    assert sample_frame_indices(1, 3) == [0, 0, 0]
+
+
+@pytest.mark.parametrize("n", list(range(1, 41)) + [97, 100, 250, 1001, 4096])
+def test_sample_frame_indices_match_spec(n):
+    for k in list(range(1, 33)) + [48, 64, 128]:
+        indices = sample_frame_indices(n, k)
+        assert indices == _spec_indices(n, k), (n, k)
+        assert all(isinstance(i, int) for i in indices)
+        assert len(indices) == k
+        assert all(0 <= i < n for i in indices)
+        assert indices == sorted(indices)
+        if n - 1 >= k:  # segments of at least one frame: no frame twice
+            assert len(set(indices)) == k, (n, k)
+
+
+@pytest.mark.parametrize("n, k", [(0, 4), (-1, 4), (5, 0), (5, -2)])
+def test_sample_frame_indices_rejects_bad_counts(n, k):
+    with pytest.raises(ValueError, match=r"frames|num_frames"):
+        sample_frame_indices(n, k)
+
+
+@pytest.mark.parametrize("num_frames", [2, 4, 6, 8])
+def test_num_frames_per_call(processor, mp4_path, decoded_frames, num_frames):
+    inputs = processor(text=VIDEO_PROMPT, videos=[mp4_path], num_frames=num_frames)
+    assert inputs["pixel_values_videos"].shape == (1, num_frames, 3, 112, 112)
+    num_placeholders = int((inputs["input_ids"] == processor.video_token_id).sum())
+    assert num_placeholders == processor.num_video_tokens(num_frames) == (num_frames // 2) * 4 * 4
+    indices = sample_frame_indices(12, num_frames)
+    expected = processor(text=[IMAGE_PROMPT] * num_frames, images=[decoded_frames[i] for i in indices])["pixel_values"]
+    assert torch.equal(inputs["pixel_values_videos"][0], expected)
+
+
+def test_num_frames_per_call_leaves_default(processor, mp4_path):
+    processor(text=VIDEO_PROMPT, videos=[mp4_path], num_frames=8)
+    assert processor.num_frames == 4
+    assert processor(text=VIDEO_PROMPT, videos=[mp4_path])["pixel_values_videos"].shape[1] == 4
+
+
+def test_short_clip_repeats_frames(processor, decoded_frames):
+    inputs = processor(text=VIDEO_PROMPT, videos=[decoded_frames[:2]], num_frames=6)
+    pixels = inputs["pixel_values_videos"][0]
+    assert pixels.shape[0] == 6
+    for row, index in enumerate(sample_frame_indices(2, 6)):
+        assert torch.equal(pixels[row], pixels[[0, -1][index]])
+
+
+# ------------------------------------------------------------------------------------------ image inputs
+def test_image_forms_give_identical_pixels(processor, image_path):
+    reference = processor(text=IMAGE_PROMPT, images=[image_path])
+    assert reference["pixel_values"].shape == (1, 3, 112, 112)
+    num_image_tokens = int((reference["input_ids"] == processor.image_token_id).sum())
+    assert num_image_tokens == processor.num_video_tokens(processor.num_frames)
+    with Image.open(image_path) as image:
+        pil = image.copy()
+    array = np.asarray(pil.convert("RGB"))
+    forms = {
+        "str": [str(image_path)],
+        "path_unwrapped": image_path,
+        "pil": [pil],
+        "pil_unwrapped": pil,
+        "numpy": [array],
+        "numpy_rgba": [np.concatenate([array, np.full(array.shape[:2] + (1,), 255, np.uint8)], -1)],
+        "torch": [torch.from_numpy(array.copy())],
+    }
+    for form, images in forms.items():
+        inputs = processor(text=IMAGE_PROMPT, images=images)
+        assert torch.equal(inputs["pixel_values"], reference["pixel_values"]), form
+        assert torch.equal(inputs["input_ids"], reference["input_ids"]), form
+
+
+# -------------------------------------------------------------------------------------------------- errors
+def test_error_corrupt_video(processor, tmp_path):
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError, match=r"Cannot decode the video file .*corrupt\.mp4.*unreadable or corrupt"):
+        processor(text=VIDEO_PROMPT, videos=[path])
+
+
+def test_error_truncated_video(processor, mp4_path, tmp_path):
+    path = tmp_path / "truncated.mp4"
+    path.write_bytes(mp4_path.read_bytes()[:2000])
+    with pytest.raises(ValueError, match=r"unreadable or corrupt"):
+        processor(text=VIDEO_PROMPT, videos=[path])
+
+
+def test_error_empty_video_file(processor, tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"The video file .*empty\.mp4.* is empty"):
+        processor(text=VIDEO_PROMPT, videos=[path])
+
+
+def test_error_folder_without_frames(processor, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a frame")
+    (tmp_path / ".hidden.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"frame folder .* holds no frame images"):
+        processor(text=VIDEO_PROMPT, videos=[tmp_path])
+
+
+def test_error_missing_video_file(processor, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No such video file or frame folder: .*missing\.mp4"):
+        processor(text=VIDEO_PROMPT, videos=[tmp_path / "missing.mp4"])
+
+
+def test_error_missing_image_file(processor, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No such image file: .*missing\.png"):
+        processor(text=IMAGE_PROMPT, images=[tmp_path / "missing.png"])
+
+
+def test_error_missing_frame_file(processor, frames_folder, tmp_path):
+    files = sorted(frames_folder.iterdir())[:3] + [tmp_path / "gone.png"]
+    with pytest.raises(FileNotFoundError, match=r"No such frame file.*gone\.png"):
+        processor(text=VIDEO_PROMPT, videos=[files])
+
+
+def test_error_corrupt_image_and_gif_and_frame(processor, frames_folder, tmp_path):
+    bad_image = tmp_path / "bad.png"
+    bad_image.write_bytes(b"definitely not a png")
+    with pytest.raises(ValueError, match=r"Cannot read the image .*bad\.png"):
+        processor(text=IMAGE_PROMPT, images=[bad_image])
+    bad_gif = tmp_path / "bad.gif"
+    bad_gif.write_bytes(b"GIF89a garbage")
+    with pytest.raises(ValueError, match=r"Cannot read the gif .*bad\.gif"):
+        processor(text=VIDEO_PROMPT, videos=[bad_gif])
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, source in enumerate(sorted(frames_folder.iterdir())):
+        (folder / source.name).write_bytes(source.read_bytes() if index != 4 else b"broken")
+    with pytest.raises(ValueError, match=r"Cannot read the frame image .*00004\.png"):
+        processor(text=VIDEO_PROMPT, videos=[folder])
+
+
+def test_error_frames_of_different_sizes(processor, decoded_frames):
+    frames = [Image.fromarray(frame) for frame in decoded_frames]
+    frames[4] = frames[4].resize((60, 45))
+    with pytest.raises(ValueError, match=r"Frame 4 of the frame list is 60x45, but the clip's first frame is 120x90"):
+        processor(text=VIDEO_PROMPT, videos=[frames])
+
+
+@pytest.mark.parametrize(
+    "video, error, pattern",
+    [
+        # a 3-D array in a list is one frame of a one-frame video
+        (np.zeros((4, 20, 24), dtype=np.uint8), ValueError, r"expected an \(height, width, 3\) RGB frame, got an array of shape \(4, 20, 24\)"),
+        (np.zeros((4, 20, 24, 3, 1), dtype=np.uint8), ValueError, r"video array must be \(frames, height, width, 3\)"),
+        (np.zeros((4, 20, 24, 2), dtype=np.uint8), ValueError, r"video array must be \(frames, height, width, 3\)"),
+        (np.zeros((0, 20, 24, 3), dtype=np.uint8), ValueError, r"holds no frames"),
+        (np.full((4, 20, 24, 3), 0.5, dtype=np.float32), ValueError, r"float frames with values in \[0, 1\] are ambiguous"),
+        ([[]], ValueError, r"holds no frames"),
+        (12345, TypeError, r"A video must be a path .* got int"),
+        ([["a frame?"]], FileNotFoundError, r"No such frame file"),
+        ([[{"not": "a frame"}]], TypeError, r"expected a PIL image, a numpy array or a torch tensor, got dict"),
+    ],
+)
+def test_error_bad_video_values(processor, video, error, pattern):
+    with pytest.raises(error, match=pattern):
+        processor(text=VIDEO_PROMPT, videos=video if isinstance(video, list) else [video])
+
+
+@pytest.mark.parametrize(
+    "image, error, pattern",
+    [
+        (np.zeros((20, 24, 5), dtype=np.uint8), ValueError, r"expected an \(height, width, 3\) RGB frame"),
+        (np.zeros((2, 20, 24, 3), dtype=np.uint8), ValueError, r"expected an \(height, width, 3\) RGB frame"),
+        (3.5, TypeError, r"expected a PIL image, a numpy array or a torch tensor, got float"),
+    ],
+)
+def test_error_bad_image_values(processor, image, error, pattern):
+    with pytest.raises(error, match=pattern):
+        processor(text=IMAGE_PROMPT, images=[image])
