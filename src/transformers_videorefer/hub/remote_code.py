@@ -7,10 +7,7 @@ one dot, which is what transformers follows when it copies the code of a class r
 `register_for_auto_class`. The one exception is the input handling shared by every family (`inputs/`: media reading
 and mask decoding), which the processor side imports as `from ...inputs.<name> import ...`. transformers does not
 follow such imports, so the processor's code is written here: the closure of its imports, flat, with each
-`from ...inputs.<name> import` rewritten to `from .<name> import` and `inputs/<name>.py` copied beside it.
-
-    >>> sorted(remote_code_sources("transformers_videorefer.models.videorefer.processing_videorefer"))[:2]
-    ['conversion_videorefer.py', 'media.py']
+`from ...inputs.<name> import` rewritten to `from .<name> import` and `inputs/<name>.py` copied beside it (for VideoRefer's processor: its own modules plus `masks.py` and `media.py`).
 """
 
 import importlib
