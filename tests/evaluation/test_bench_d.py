@@ -11,7 +11,7 @@ import pytest
 
 from transformers_videorefer.cli.eval import add_eval_parser
 from transformers_videorefer.evaluation.bench_d import DESCRIPTION_PROMPT, bench_d_samples, load_bench_d
-from transformers_videorefer.evaluation.bench_q import read_predictions
+from transformers_videorefer.evaluation.predictions import read_predictions
 from transformers_videorefer.evaluation.judge import (
     DIMENSIONS,
     JudgeCache,

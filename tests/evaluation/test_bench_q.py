@@ -1,5 +1,5 @@
-"""Bench-Q: prompts, mask modes, the runner (batches, resume after an interruption, shards) and the CLI end to end on
-the golden tiny checkpoint (its answers are gibberish: structure is checked, not accuracy)."""
+"""Bench-Q: prompts, mask modes, item checks, and the CLI end to end on the golden tiny checkpoint (its answers are
+gibberish: structure is checked, not accuracy). The runner itself is tested in `test_runner.py`."""
 
 import argparse
 import json
@@ -7,16 +7,10 @@ import json
 import pytest
 
 from transformers_videorefer.cli.eval import add_eval_parser
-from transformers_videorefer.evaluation.bench_q import (
-    bench_q_samples,
-    build_bench_q_prompt,
-    load_bench_q,
-    objects_for_mode,
-    read_predictions,
-    run_predictions,
-    shard_files,
-)
+from transformers_videorefer.evaluation.bench_q import bench_q_samples, build_bench_q_prompt, load_bench_q
+from transformers_videorefer.evaluation.benchmark_items import objects_for_mode
 from transformers_videorefer.evaluation.media import resolve_media
+from transformers_videorefer.evaluation.predictions import read_predictions
 
 from .benchmark_fixtures import MASK_FRAMES, fresh_accelerate_state, make_mini_bench_q  # noqa: F401 (a fixture)
 
@@ -34,35 +28,23 @@ def run_cli(argv: list[str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def model_and_processor(golden_checkpoint):
-    from transformers_videorefer.cli.loading import load_model_and_processor
-
-    return load_model_and_processor(str(golden_checkpoint), dtype="float32", device="cpu")
-
-
-@pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench_q")
     return make_mini_bench_q(root), root
 
 
-def samples_of(mini, mode="single"):
-    questions, root = mini
-    items = load_bench_q(questions, mode)
-    return bench_q_samples(items, resolve_media(items, root), mode)
-
-
-class Shard:
-    """Process `index` of `count` of a sharded run, simulated in one process (run non-main shards first)."""
-
-    def __init__(self, index: int, count: int):
-        self.process_index, self.num_processes, self.is_main_process = index, count, index == 0
-
-    def wait_for_everyone(self) -> None:
-        pass
-
-
 # ------------------------------------------------------------------------------------------------ items
+def test_samples_of_both_modes(mini):
+    questions, root = mini
+    for mode in ("single", "multi"):
+        items = load_bench_q(questions, mode)
+        samples = bench_q_samples(items, resolve_media(items, root), mode)
+        assert [sample.id for sample in samples] == list(range(NUM_QUESTIONS))
+        assert all(sample.prompt == build_bench_q_prompt(item) for sample, item in zip(samples, items))
+        assert all(sample.objects == objects_for_mode(item, mode) for sample, item in zip(samples, items))
+        assert all(set(sample.record) == {"id", "video", "question", "Answer", "type"} for sample in samples)
+
+
 def test_prompt_as_the_spec_writes_it():
     item = {"Question": "What is <object3><region> not wearing?", "options": ["(A) A helmet", "(B) A hat"]}
     assert build_bench_q_prompt(item) == (
@@ -101,7 +83,7 @@ def test_all_item_problems_reported_at_once(tmp_path, mini):
     assert "2 problem(s)" in load_bench_q_multi_problems  # frame_idx does not matter with all-frame masks
 
 
-# ----------------------------------------------------------------------------------------------- runner
+# -------------------------------------------------------------------------------------------------- CLI
 def test_cli_end_to_end(golden_checkpoint, mini, tmp_path, capsys):
     questions, root = mini
     output = tmp_path / "pred.jsonl"
@@ -134,108 +116,14 @@ def test_cli_end_to_end(golden_checkpoint, mini, tmp_path, capsys):
     assert "Overall" in capsys.readouterr().out
 
 
-def test_multi_mode_lines(model_and_processor, mini, tmp_path):
-    model, processor = model_and_processor
-    output = tmp_path / "multi.jsonl"
-    result = run_predictions(
-        model, processor, samples_of(mini, "multi"), output, batch_size=3,
-        settings={"mode": "multi", "num_frames": 4}, **FAST,
-    )
-    assert result.written == NUM_QUESTIONS and result.finished
-    assert {line["mode"] for line in read_predictions(output)} == {"multi"}
+def test_runner_names_still_import_from_bench_q_with_a_warning():
+    from transformers_videorefer.evaluation import bench_q, predictions, runner
 
+    with pytest.warns(FutureWarning, match=r"evaluation\.runner\.run_predictions"):
+        assert bench_q.run_predictions is runner.run_predictions
+    with pytest.warns(FutureWarning, match=r"evaluation\.predictions\.read_predictions"):
+        from transformers_videorefer.evaluation.bench_q import read_predictions as old_read_predictions
+    assert old_read_predictions is predictions.read_predictions
+    with pytest.raises(AttributeError, match="no_such_name"):
+        bench_q.no_such_name  # noqa: B018
 
-def test_interrupted_run_continues_without_duplicates(model_and_processor, mini, tmp_path):
-    model, processor = model_and_processor
-    samples = samples_of(mini)
-    output = tmp_path / "pred.jsonl"
-    first = run_predictions(model, processor, samples, output, batch_size=2, max_batches=1, **FAST)
-    assert (first.written, first.finished) == (2, False)
-    kept = output.read_bytes()
-    with open(output, "ab") as handle:  # killed in the middle of writing the next line
-        handle.write(b'{"id": 2, "video": "DAVIS/JPEG')
-    second = run_predictions(model, processor, samples, output, batch_size=2, **FAST)
-    assert (second.done_before, second.written, second.finished) == (2, 4, True)
-    assert output.read_bytes().startswith(kept)  # the lines already there are kept as they were
-    assert [line["id"] for line in read_predictions(output)] == list(range(NUM_QUESTIONS))
-    third = run_predictions(model, processor, samples, output, batch_size=2, **FAST)
-    assert third.written == 0 and len(read_predictions(output)) == NUM_QUESTIONS
-
-
-def test_resume_with_other_settings_is_refused(model_and_processor, mini, tmp_path):
-    model, processor = model_and_processor
-    output = tmp_path / "pred.jsonl"
-    samples = samples_of(mini)
-    run_predictions(model, processor, samples, output, max_batches=1, settings={"num_frames": 4}, **FAST)
-    with pytest.raises(ValueError, match="num_frames"):
-        run_predictions(model, processor, samples, output, settings={"num_frames": 8}, **FAST)
-
-
-def test_shards_are_merged_once(model_and_processor, mini, tmp_path):
-    model, processor = model_and_processor
-    samples = samples_of(mini)
-    output = tmp_path / "pred.jsonl"
-    run_predictions(model, processor, samples, output, batch_size=2, state=Shard(1, 2), **FAST)
-    assert [p.rsplit(".", 1)[-1] for p in shard_files(output)] == ["shard1-of-2"]
-    assert [line["id"] for line in read_predictions(shard_files(output)[0])] == [1, 3, 5]
-    # The main process starts after shard 1 finished (the worst ordering): it merges it, then does its own share.
-    result = run_predictions(model, processor, samples, output, batch_size=2, state=Shard(0, 2), **FAST)
-    assert result.written == 3
-    assert shard_files(output) == []
-    assert sorted(line["id"] for line in read_predictions(output)) == list(range(NUM_QUESTIONS))
-
-
-def test_interrupted_sharded_run_resumes_single_process(model_and_processor, mini, tmp_path):
-    model, processor = model_and_processor
-    samples = samples_of(mini)
-    output = tmp_path / "pred.jsonl"
-    run_predictions(model, processor, samples, output, state=Shard(1, 2), max_batches=1, **FAST)  # wrote id 1
-    result = run_predictions(model, processor, samples, output, batch_size=3, **FAST)
-    assert (result.done_before, result.written) == (1, 5)
-    assert [line["id"] for line in read_predictions(output)] == [1, 0, 2, 3, 4, 5]
-    assert shard_files(output) == []
-
-
-def test_bad_input_names_the_items(model_and_processor, mini, tmp_path):
-    model, processor = model_and_processor
-    samples = samples_of(mini)[:2]
-    samples[1].objects = [{99: samples[1].objects[0]["6"]}]  # past the end of the 12-frame clip
-    with pytest.raises(ValueError, match=r"items \[0, 1\].*past the end"):
-        run_predictions(model, processor, samples, tmp_path / "pred.jsonl", batch_size=2, **FAST)
-
-
-LAUNCHER = """
-import argparse, sys
-from transformers_videorefer.cli.eval import add_eval_parser
-parser = argparse.ArgumentParser(prog="videorefer")
-add_eval_parser(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.run(args))
-"""
-
-
-def test_two_processes_with_torch_distributed(golden_checkpoint, mini, tmp_path, model_and_processor):
-    """A real 2-process launch (what `accelerate launch` starts; gloo on the CPU), continuing an interrupted run:
-    2 questions already in PRED.jsonl and 1 in a leftover shard of an earlier 3-process run."""
-    import subprocess
-    import sys
-
-    model, processor = model_and_processor
-    samples = samples_of(mini)
-    output = tmp_path / "pred.jsonl"
-    settings = {"mode": "single", "num_frames": 8}
-    run_predictions(model, processor, samples, output, batch_size=2, max_batches=1, settings=settings, **FAST)
-    run_predictions(model, processor, samples, output, state=Shard(2, 3), max_batches=1, settings=settings, **FAST)
-    assert len(read_predictions(output)) == 2 and len(shard_files(output)) == 1
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(LAUNCHER)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(launcher),
-        "eval", "bench-q", "--model", str(golden_checkpoint), "--questions", str(mini[0]), "--video-root", str(mini[1]),
-        "--output", str(output), "--max-new-tokens", "2", "--no-progress", "--no-plot", "--device", "cpu",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert [line["id"] for line in read_predictions(output)] == [0, 1, 2, 3, 4, 5]
-    assert shard_files(output) == []
-    assert done.stdout.count("VideoRefer-Bench-Q (8 frames)") == 1  # the report comes from the main process only

@@ -56,7 +56,8 @@ def _check_generation_args(args: argparse.Namespace) -> None:
 
 def _generate(args: argparse.Namespace, samples: list, command: str) -> tuple[Any, int | None]:
     """Load the model and run the predictions; returns (process state, exit status or None when all went well)."""
-    from ..evaluation.bench_q import merge_prediction_files, pending_samples, run_predictions
+    from ..evaluation.predictions import merge_prediction_files
+    from ..evaluation.runner import pending_samples, run_predictions
 
     state = _process_state(args.device)
     settings = {"mode": args.mode, "num_frames": args.num_frames}
@@ -123,9 +124,10 @@ def _run_settings(args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------- bench-q
 def run_bench_q(args: argparse.Namespace) -> int:
     """`eval bench-q`: predictions, then the score table, the JSON report and the plot."""
-    from ..evaluation.bench_q import bench_q_samples, check_resumable, load_bench_q
+    from ..evaluation.bench_q import bench_q_samples, load_bench_q
     from ..evaluation.media import resolve_media
     from ..evaluation.report import bench_q_table, plot_bench_q, write_json
+    from ..evaluation.runner import check_resumable
     from ..evaluation.scoring import score_bench_q_file
 
     try:
@@ -176,8 +178,8 @@ def _judge_client(args: argparse.Namespace) -> Any:
 
 def _judge_and_report(args: argparse.Namespace, predictions: str, client: Any, settings: dict, command: str) -> int:
     from ..evaluation.bench_d import judge_records, summarize_judgements
-    from ..evaluation.bench_q import read_predictions
     from ..evaluation.judge import JudgeCache, JudgeConfigurationError
+    from ..evaluation.predictions import read_predictions
     from ..evaluation.report import bench_d_table, plot_bench_d, write_json
 
     stem = _stem(predictions)
@@ -216,8 +218,8 @@ def _write_jsonl(path: str, records: list) -> None:
 def run_bench_d(args: argparse.Namespace) -> int:
     """`eval bench-d`: descriptions, then (unless --no-judge) the judge's scores and the report."""
     from ..evaluation.bench_d import bench_d_samples, load_bench_d
-    from ..evaluation.bench_q import check_resumable
     from ..evaluation.media import resolve_media
+    from ..evaluation.runner import check_resumable
 
     try:
         _check_generation_args(args)
@@ -238,7 +240,7 @@ def run_bench_d(args: argparse.Namespace) -> int:
 
 def run_bench_d_score(args: argparse.Namespace) -> int:
     """`eval bench-d-score`: judge an existing description file."""
-    from ..evaluation.bench_q import read_predictions
+    from ..evaluation.predictions import read_predictions
 
     try:
         client = _judge_client(args)
@@ -255,7 +257,7 @@ def run_bench_d_score(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------- parsers
 def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -> None:
-    from ..evaluation.bench_q import DEFAULT_MAX_NEW_TOKENS, DEFAULT_NUM_FRAMES
+    from ..evaluation.runner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_NUM_FRAMES
 
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub repository or local folder (default {DEFAULT_MODEL})")
     parser.add_argument("--questions", required=True, help=f"the benchmark file ({questions})")

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .predictions import read_predictions
+
 _PARENTHESISED_LETTER = re.compile(r"\(([A-Z])\)")
 _LETTER_PAREN = re.compile(r"([A-Z])\)")
 
@@ -106,8 +108,6 @@ def score_bench_q_file(path: str | os.PathLike) -> BenchQScore:
     Raises:
         FileNotFoundError: no such file. ValueError: see `score_bench_q`, or a malformed line.
     """
-    from .bench_q import read_predictions
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such prediction file: {path!r}")

@@ -1,0 +1,242 @@
+# Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
+"""The prediction runner of the benchmarks: batched greedy generation into a resumable, sharded JSONL file.
+
+`run_predictions` generates in batches and appends each finished batch to a JSONL file at once, so an interruption
+loses at most one batch; a rerun skips the ids already in the file (a truncated last line is dropped). Under
+`accelerate launch`, process k of N takes the samples at positions k, k + N, ... and writes
+`PRED.jsonl.shard{k}-of-{N}`; after `wait_for_everyone` the main process appends the shards to `PRED.jsonl` (keeping
+its existing lines) and deletes them. Leftover shards of an interrupted sharded run are merged first. Reading,
+sharding and merging the files is `predictions`' job; the samples come from `bench_q` and `bench_d`.
+"""
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .predictions import id_key, merge_prediction_files, read_predictions, shard_files, shard_path
+
+# The released evaluation scripts call the video loader without a frame count, so they sample the loader's default
+# of 8 frames (not the config's 16); the runners default to 8 to reproduce the published numbers.
+DEFAULT_NUM_FRAMES = 8
+# The release evaluates with greedy decoding and at most 2048 new tokens.
+DEFAULT_MAX_NEW_TOKENS = 2048
+
+
+@dataclass
+class Sample:
+    """One model input of a benchmark run.
+
+    Attributes:
+        id: the item's id (unique in the benchmark).
+        prompt: the user text, with one `[<region>]` per object.
+        video: the path of the clip (a video file or a frame folder).
+        objects: one `{frame index: {"segmentation": ...}}` dict per object, in `<region>` order.
+        record: the fields of the item's prediction line (the runner adds `"pred"` and the run settings).
+    """
+
+    id: Any
+    prompt: str
+    video: str
+    objects: list
+    record: dict = field(default_factory=dict)
+
+
+class SingleProcess:
+    """The process layout of a run without `accelerate launch` (what `accelerate.PartialState` offers)."""
+
+    process_index = 0
+    num_processes = 1
+    is_main_process = True
+
+    def wait_for_everyone(self) -> None:
+        """Nothing to wait for."""
+
+
+@dataclass
+class RunResult:
+    """What one process of `run_predictions` did.
+
+    Attributes:
+        total: samples in the benchmark.
+        done_before: samples already in the output when the run started.
+        written: lines this process wrote.
+        finished: False when `max_batches` stopped this process before its last batch.
+    """
+
+    total: int
+    done_before: int
+    written: int
+    finished: bool
+
+
+def generate_answers(
+    model: Any,
+    processor: Any,
+    batch: Sequence[Sample],
+    num_frames: int,
+    max_new_tokens: int,
+    generator: Any = None,
+) -> list[str]:
+    """Greedy answers (stripped) of a batch of samples, in one padded `generate` call.
+
+    With `generator` (a `FastGreedyGenerator`), batches whose prompt and answer fit its caches go through it (same
+    tokens, faster long answers on a GPU); others through `model.generate`.
+
+    Raises:
+        ValueError: the processor refused an input (unreadable clip, bad mask ...); the message names the items.
+    """
+    texts = [
+        processor.apply_chat_template(
+            [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": sample.prompt}]}],
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        for sample in batch
+    ]
+    try:
+        inputs = processor(
+            text=texts, videos=[s.video for s in batch], masks=[s.objects for s in batch], num_frames=num_frames
+        )
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        ids = [sample.id for sample in batch]
+        raise ValueError(f"Cannot build the inputs of the batch of items {ids} (sample k is the k-th): {error}") from error
+    import torch
+
+    inputs = inputs.to(model.device, dtype=model.dtype)
+    tokenizer = processor.tokenizer
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    fits = generator is not None and inputs["input_ids"].shape[1] + max_new_tokens <= generator.max_cache_len
+    with torch.inference_mode():
+        if fits:
+            output = generator.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=pad_id)
+        else:
+            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
+    answers = processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [answer.strip() for answer in answers]
+
+
+def _settings_conflicts(records: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], output: str) -> None:
+    """Raise when a record was made with other settings (e.g. another mode or frame count) than `settings`."""
+    for record in records:
+        for key, value in settings.items():
+            if key in record and record[key] != value:
+                raise ValueError(
+                    f"{output} already holds predictions made with {key}={record[key]!r}, but this run uses "
+                    f"{key}={value!r}; write to another --output, or rerun with the same settings to continue it."
+                )
+
+
+def _done_keys(output: str, settings: Mapping[str, Any]) -> set[str]:
+    done = set()
+    for path in [output] + shard_files(output):
+        records = read_predictions(path)
+        _settings_conflicts(records, settings, path)
+        for record in records:
+            if "id" not in record:
+                raise ValueError(f"{path}: a prediction line has no 'id'; cannot continue this file: {record}")
+            done.add(id_key(record["id"]))
+    return done
+
+
+def check_resumable(output: str | os.PathLike, settings: Mapping[str, Any]) -> int:
+    """Check, before loading a model, that `output` (and leftover shards) can be continued with `settings`.
+
+    Returns the number of predictions already there (shards included, duplicates counted once).
+
+    Raises:
+        ValueError: a malformed line, a line without `"id"`, or predictions made with other settings.
+    """
+    return len(_done_keys(os.fspath(output), settings))
+
+
+def pending_samples(samples: Sequence[Sample], output: str | os.PathLike, settings: Mapping[str, Any]) -> list[Sample]:
+    """The samples that `output` (with leftover shards) has no prediction for yet; raises as `check_resumable`."""
+    done = _done_keys(os.fspath(output), settings)
+    return [sample for sample in samples if id_key(sample.id) not in done]
+
+
+def run_predictions(
+    model: Any,
+    processor: Any,
+    samples: Sequence[Sample],
+    output: str | os.PathLike,
+    *,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    batch_size: int = 1,
+    settings: Mapping[str, Any] | None = None,
+    state: Any = None,
+    max_batches: int | None = None,
+    progress: bool = True,
+    description: str = "predicting",
+    generator: Any = None,
+) -> RunResult:
+    """Generate the answers of `samples` into the JSONL file `output`, resuming it and sharding over processes.
+
+    Each line is the sample's `record` plus `"pred"` and `settings` (e.g. mode and num_frames, which must match
+    those of the lines already in the file). `state` is an `accelerate.PartialState` (or anything with
+    `process_index`, `num_processes`, `is_main_process` and `wait_for_everyone()`); by default a single process.
+    `max_batches` stops this process after that many batches (an interruption, for tests). `generator`: see
+    `generate_answers`.
+
+    Raises:
+        ValueError: bad batch size, settings different from the file's, duplicate sample ids, or an input the
+            processor refuses.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    state = state or SingleProcess()
+    settings = dict(settings or {})
+    output = os.fspath(output)
+    ids = [sample.id for sample in samples]
+    if len({id_key(i) for i in ids}) != len(ids):
+        raise ValueError("Sample ids must be unique: each question is written once, under its id.")
+    if state.is_main_process:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        merge_prediction_files(output, ids)
+    state.wait_for_everyone()
+    existing = read_predictions(output)
+    _settings_conflicts(existing, settings, output)
+    done = {id_key(record.get("id")) for record in existing}
+    index, count = state.process_index, state.num_processes
+    mine = [s for position, s in enumerate(samples) if position % count == index and id_key(s.id) not in done]
+    target = output if count == 1 else shard_path(output, index, count)
+    written, finished = 0, True
+    label = description if count == 1 else f"{description} [{index + 1}/{count}]"
+    with open(target, "a", encoding="utf-8") as handle, tqdm(
+        total=len(mine), desc=label, unit="item", disable=not progress, position=index
+    ) as bar:
+        for number, start in enumerate(range(0, len(mine), batch_size)):
+            if max_batches is not None and number >= max_batches:
+                finished = False
+                break
+            batch = mine[start : start + batch_size]
+            answers = generate_answers(model, processor, batch, num_frames, max_new_tokens, generator)
+            for sample, answer in zip(batch, answers):
+                line = {**sample.record, "id": sample.id, "pred": answer, **settings}
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            handle.flush()
+            written += len(batch)
+            bar.update(len(batch))
+    state.wait_for_everyone()
+    if count > 1 and state.is_main_process:
+        merge_prediction_files(output, ids)
+    done_before = sum(id_key(i) in done for i in ids)
+    return RunResult(total=len(samples), done_before=done_before, written=written, finished=finished)
+
+
+__all__ = [
+    "DEFAULT_MAX_NEW_TOKENS",
+    "DEFAULT_NUM_FRAMES",
+    "RunResult",
+    "Sample",
+    "SingleProcess",
+    "check_resumable",
+    "generate_answers",
+    "pending_samples",
+    "run_predictions",
+]
