@@ -1,52 +1,29 @@
 """VideoRefer for the Hugging Face stack.
 
 Importing the package registers the VideoRefer model types with transformers' Auto classes (native `videorefer`
-and the releases' `videorefer_qwen2`), the `sdpa_grouped` attention, and the remote-code export of the classes.
+and the releases' `videorefer_qwen2`), the `sdpa_grouped` attention and the remote-code export of the classes; the
+registration happens when transformers' Auto classes are imported (at once if they already are), so that the
+package itself imports neither torch nor transformers until they are needed (see `_auto_registration`).
 
 Layout: `models/<family>/` (configuration, modeling, processing: what is exported as remote code), `inputs/` (media
 and masks, shared by the families), `generation/`, `hub/`, `training/`, `evaluation/`, `apps/`, `cli/`.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
+import importlib
+from typing import Any
 
-from . import _moved_modules
-from .generation import attention as _attention  # noqa: F401  (registers the sdpa_grouped attention)
-from .hub.remote_code import register_remote_code
-from .models.videorefer import (
-    VideoReferConfig,
-    VideoReferForConditionalGeneration,
-    VideoReferLegacyConfig,
-    VideoReferModel,
-    VideoReferPreTrainedModel,
-    VideoReferProcessor,
-)
+from . import _auto_registration, _moved_modules
 
-_AUTO_MODELS = (
-    (AutoModel, VideoReferModel),
-    (AutoModelForImageTextToText, VideoReferForConditionalGeneration),
-    (AutoModelForCausalLM, VideoReferForConditionalGeneration),
-)
-
-
-def _register() -> None:
-    """Register both model types with the Auto classes.
-
-    `videorefer_qwen2` (the original releases) always loads as a native `VideoReferConfig`; its model entries go
-    into the Auto mappings directly, since `register` insists that a model's `config_class` be the key.
-    """
-    AutoConfig.register(VideoReferConfig.model_type, VideoReferConfig, exist_ok=True)
-    AutoConfig.register(VideoReferLegacyConfig.model_type, VideoReferLegacyConfig, exist_ok=True)
-    for auto_class, model_class in _AUTO_MODELS:
-        auto_class.register(VideoReferConfig, model_class, exist_ok=True)
-        auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
-    AutoProcessor.register(VideoReferConfig, VideoReferProcessor, exist_ok=True)
-    AutoProcessor.register(VideoReferLegacyConfig, VideoReferProcessor, exist_ok=True)
-    # save_pretrained / push_to_hub write auto_map and the code: saved checkpoints load without this package
-    register_remote_code()
-
-
-_register()
-_moved_modules.install()  # the 0.1 import paths (transformers_videorefer.processing_videorefer, ...) keep working
+# public name -> module (relative to the package) that defines it; imported on first use
+_LAZY_EXPORTS = {
+    "VideoReferConfig": "models.videorefer",
+    "VideoReferLegacyConfig": "models.videorefer",
+    "VideoReferForConditionalGeneration": "models.videorefer",
+    "VideoReferModel": "models.videorefer",
+    "VideoReferPreTrainedModel": "models.videorefer",
+    "VideoReferProcessor": "models.videorefer",
+    "register_remote_code": "hub.remote_code",
+}
 
 __all__ = [
     "VideoReferConfig",
@@ -56,3 +33,20 @@ __all__ = [
     "VideoReferPreTrainedModel",
     "VideoReferProcessor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(f".{_LAZY_EXPORTS[name]}", __name__), name)
+        _auto_registration.register_with_auto_classes()
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+
+
+_auto_registration.register_now_or_on_import()
+_moved_modules.install()  # the 0.1 import paths (transformers_videorefer.processing_videorefer, ...) keep working

@@ -3,10 +3,6 @@
 
 import os
 
-import torch
-
-from ..dtypes import resolve_dtype
-
 DEFAULT_MODEL = "DAMO-NLP-SG/VideoRefer-7B"
 
 
@@ -15,6 +11,8 @@ class ModelNotAvailableError(OSError):
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -25,9 +23,10 @@ def load_model_and_processor(model_id: str, dtype: str = "bf16", device: str | N
         ModelNotAvailableError: `model_id` is not a local folder and the Hub could not be reached or has no such
             repository; the message names `--model PATH` as the way out.
     """
+    import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from .. import VideoReferProcessor  # noqa: F401  (registers the Auto classes)
+    from ..dtypes import resolve_dtype
 
     device = device or default_device()
     torch_dtype = resolve_dtype(dtype)
