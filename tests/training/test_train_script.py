@@ -102,3 +102,63 @@ def test_train_script_under_accelerate_launch_with_two_cpu_processes(golden_chec
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("'loss'") + result.stderr.count("'loss'") == 2  # logged by the main process only
     assert AutoModelForImageTextToText.from_pretrained(tmp_path / "out").config.model_type == "videorefer"
+
+
+# ------------------------------------------------------------------------------ arguments: trl.ModelConfig
+def test_train_arguments_extend_trl_model_config():
+    from trl import ModelConfig
+
+    from transformers_videorefer.train import VideoReferTrainArguments
+
+    args = VideoReferTrainArguments(data_path=["a.json"])
+    assert isinstance(args, ModelConfig)
+    assert (args.dtype, args.lora_r, args.lora_alpha, args.lora_dropout) == ("bf16", 64, 128, 0.05)
+    assert args.use_peft is False and args.use_lora is False
+    assert VideoReferTrainArguments(data_path=[], use_lora=True).use_peft is True
+    assert VideoReferTrainArguments(data_path=[], use_peft=True).use_lora is True
+
+
+def test_train_arguments_reject_bad_values():
+    from transformers_videorefer.train import VideoReferTrainArguments
+
+    with pytest.raises(ValueError, match=r"load_in_4bit \(QLoRA\) needs use_lora"):
+        VideoReferTrainArguments(data_path=[], load_in_4bit=True)
+    with pytest.raises(ValueError, match=r"dtype must be one of"):
+        VideoReferTrainArguments(data_path=[], dtype="int3")
+    with pytest.raises(TypeError, match=r"data_path"):
+        VideoReferTrainArguments()
+
+
+def test_train_arguments_from_yaml_with_old_and_trl_names(tmp_path):
+    from trl import SFTConfig, TrlParser
+
+    from transformers_videorefer.train import VideoReferTrainArguments
+    from transformers_videorefer.training.script import peft_config_from_args
+    from transformers_videorefer.training.stages import get_stage
+
+    recipe = {"data_path": ["a.json"], "use_lora": True, "lora_r": 8, "use_rslora": True, "dtype": "float32",
+              "lora_target_modules": ["q_proj", "v_proj"], "output_dir": str(tmp_path), "report_to": "none",
+              "use_cpu": True, "bf16": False}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    args, training_args = TrlParser((VideoReferTrainArguments, SFTConfig)).parse_args_and_config(
+        ["--config", str(tmp_path / "recipe.yaml")]
+    )
+    assert args.use_peft and args.lora_r == 8 and args.dtype == "float32"
+    config = peft_config_from_args(args, get_stage("3"))
+    assert config.r == 8 and config.lora_alpha == 128 and config.use_rslora
+    assert set(config.target_modules) == {"q_proj", "v_proj"}
+    assert peft_config_from_args(VideoReferTrainArguments(data_path=[]), get_stage("3")) is None
+
+
+@pytest.mark.parametrize("recipe", ["stage1.yaml", "stage2.yaml", "stage2.5.yaml", "stage3.yaml"])
+def test_example_recipes_parse(recipe):
+    from pathlib import Path
+
+    from trl import SFTConfig, TrlParser
+
+    from transformers_videorefer.train import VideoReferTrainArguments
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "train" / recipe
+    argv = ["--config", str(path), "--use_cpu", "true", "--bf16", "false", "--dataloader_num_workers", "0"]
+    args, _ = TrlParser((VideoReferTrainArguments, SFTConfig)).parse_args_and_config(argv)
+    assert args.data_path and args.stage == yaml.safe_load(path.read_text())["stage"]

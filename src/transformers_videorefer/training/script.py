@@ -4,32 +4,40 @@
     python -m transformers_videorefer.train --config examples/train/stage3.yaml   (runs `main` below)
     accelerate launch --config_file examples/train/accelerate/zero2.yaml -m transformers_videorefer.train --config ...
 
-The YAML holds the fields of `VideoReferTrainArguments` below and of `trl.SFTConfig`.
+The YAML holds the fields of `VideoReferTrainArguments` below (which extends `trl.ModelConfig`) and of
+`trl.SFTConfig`.
 """
 
 import logging
 from dataclasses import dataclass, field
 
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig
-from trl import SFTConfig, TrlParser
+from peft import LoraConfig
+from transformers import AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig, PreTrainedModel, ProcessorMixin
+from trl import ModelConfig, SFTConfig, TrlParser
 
-from ..dtypes import resolve_dtype
+from ..dtypes import DTYPES, resolve_dtype
 from ..hub.parts import build_from_parts
 from .collator import VideoReferDataCollator
 from .data import load_videorefer_dataset
 from .lora import language_model_lora_config
-from .stages import get_stage
+from .stages import Stage, get_stage
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class VideoReferTrainArguments:
-    """What to train, on what data (the rest of the configuration is `trl.SFTConfig`)."""
+class VideoReferTrainArguments(ModelConfig):
+    """What to train, on what data: TRL's `ModelConfig` plus VideoRefer's fields (the rest is `trl.SFTConfig`).
 
-    data_path: list[str] = field(metadata={"help": "VideoRefer-700K-style JSON/JSONL file(s)."})
+    Differences from `ModelConfig`: `dtype` also takes the short names `bf16` / `fp16` / `fp32` and defaults to
+    `bf16`; `lora_r` / `lora_alpha` default to the paper's 64 / 128; `use_lora` is kept as the recipes' name for
+    `use_peft` (either turns LoRA on; both end up equal); `lora_target_modules` / `lora_modules_to_save`, when
+    given, replace VideoRefer's defaults (the language model's linear layers / the stage's multimodal modules).
+    """
+
+    data_path: list[str] = field(kw_only=True, metadata={"help": "VideoRefer-700K-style JSON/JSONL file(s)."})
     stage: str = field(default="3", metadata={"help": "1, 2, 2.5 or 3: which parameters train (see docs/training.md)."})
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A VideoRefer checkpoint (original or native). Or build from the parts below."}
@@ -42,37 +50,78 @@ class VideoReferTrainArguments:
     num_mask_frames: int | None = field(default=2, metadata={"help": "At most this many mask frames per object."})
     projector_lr: float | None = field(default=None, metadata={"help": "Learning rate of connector + region encoder."})
     skip_invalid: bool = field(default=False, metadata={"help": "Skip unusable samples (logged) instead of failing."})
-    dtype: str = field(default="bf16", metadata={"help": "Weights dtype: bf16, fp16 or float32."})
-    attn_implementation: str | None = field(default=None, metadata={"help": "sdpa, eager or flash_attention_2."})
-    use_lora: bool = field(default=False, metadata={"help": "LoRA on the language model (multimodal parts in full)."})
-    load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: the language model in 4 bit (GPU, bitsandbytes)."})
-    lora_r: int = 64
-    lora_alpha: int = 128
-    lora_dropout: float = 0.05
+    dtype: str | None = field(
+        default="bf16",
+        metadata={"help": "Weights dtype.", "choices": sorted(DTYPES)},
+    )
+    use_lora: bool = field(
+        default=False, metadata={"help": "LoRA on the language model (multimodal parts in full); same as use_peft."}
+    )
+    lora_r: int = field(default=64, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=128, metadata={"help": "LoRA alpha."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dtype is None:
+            self.dtype = "bf16"
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}.")
+        self.use_peft = self.use_lora = bool(self.use_peft or self.use_lora)
+        if (self.load_in_4bit or self.load_in_8bit) and not self.use_peft:
+            bits = 4 if self.load_in_4bit else 8
+            raise ValueError(f"load_in_{bits}bit (QLoRA) needs use_lora (or use_peft): only adapters can train.")
 
 
-def load_model(args: VideoReferTrainArguments):
+def _quantization_config(args: VideoReferTrainArguments, dtype: torch.dtype) -> BitsAndBytesConfig | None:
+    """bitsandbytes settings of the language model for QLoRA (the multimodal parts and the head stay unquantised)."""
+    skip = ["vision_tower", "multi_modal_projector", "region_encoder", "lm_head"]
+    if args.load_in_4bit:
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_quant_type=args.bnb_4bit_quant_type,
+            bnb_4bit_use_double_quant=args.use_bnb_nested_quant,
+            bnb_4bit_quant_storage=args.bnb_4bit_quant_storage,
+            llm_int8_skip_modules=skip,
+        )
+    if args.load_in_8bit:
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+    return None
+
+
+def load_model(args: VideoReferTrainArguments) -> tuple[PreTrainedModel, ProcessorMixin]:
     """The model and processor to train, from a checkpoint or from parts."""
     dtype = resolve_dtype(args.dtype)
     if args.model_name_or_path is None:
         if args.language_model is None:
             raise ValueError("Give model_name_or_path, or language_model (+ vision_tower, pretrained_connector) to build from parts.")
         return build_from_parts(args.language_model, args.vision_tower, args.pretrained_connector, dtype=dtype)
-    kwargs = {"dtype": dtype}
+    kwargs = {"dtype": dtype, "revision": args.model_revision}
     if args.attn_implementation:
         kwargs["attn_implementation"] = args.attn_implementation
-    if args.load_in_4bit:
-        if not args.use_lora:
-            raise ValueError("load_in_4bit (QLoRA) needs use_lora.")
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_compute_dtype=dtype,
-            bnb_4bit_quant_type="nf4",
-            llm_int8_skip_modules=["vision_tower", "multi_modal_projector", "region_encoder", "lm_head"],
-        )
+    quantization_config = _quantization_config(args, dtype)
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
     model = AutoModelForImageTextToText.from_pretrained(args.model_name_or_path, **kwargs)
-    processor = AutoProcessor.from_pretrained(args.model_name_or_path)
+    processor = AutoProcessor.from_pretrained(args.model_name_or_path, revision=args.model_revision)
     return model, processor
+
+
+def peft_config_from_args(args: VideoReferTrainArguments, stage: Stage) -> LoraConfig | None:
+    """VideoRefer's LoRA config (see `language_model_lora_config`) with `ModelConfig`'s LoRA options applied."""
+    if not args.use_peft:
+        return None
+    config = language_model_lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, stage)
+    if args.lora_target_modules is not None:
+        config.target_modules = args.lora_target_modules
+    if args.lora_target_parameters is not None:
+        config.target_parameters = args.lora_target_parameters
+    if args.lora_modules_to_save is not None:
+        config.modules_to_save = args.lora_modules_to_save
+    config.task_type = args.lora_task_type
+    config.use_rslora = args.use_rslora
+    config.use_dora = args.use_dora
+    return config
 
 
 def run(args: VideoReferTrainArguments, training_args: SFTConfig) -> None:
@@ -94,7 +143,7 @@ def run(args: VideoReferTrainArguments, training_args: SFTConfig) -> None:
         skip_invalid=args.skip_invalid,
         seed=training_args.seed,
     )
-    peft_config = language_model_lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, stage) if args.use_lora else None
+    peft_config = peft_config_from_args(args, stage)
     trainer = build_trainer(model, processor, dataset, training_args, stage, collator, args.projector_lr, peft_config)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     save_final_model(trainer, training_args.output_dir)

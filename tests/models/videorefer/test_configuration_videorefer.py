@@ -315,3 +315,18 @@ def test_legacy_config_without_tower_raises():
     del legacy["mm_vision_tower"]
     with pytest.raises(ValueError, match="mm_vision_tower"):
         convert_legacy_config_dict(legacy)
+
+
+def test_videorefer_fields_are_checked_once_per_construction(monkeypatch):
+    """The VideoRefer checks run once (from __post_init__), not again through @strict's validate()."""
+    calls = []
+    original = VideoReferConfig._check_videorefer_fields
+
+    def counting(self):
+        calls.append(1)
+        original(self)
+
+    monkeypatch.setattr(VideoReferConfig, "_check_videorefer_fields", counting)
+    VideoReferConfig()
+    assert len(calls) == 1
+    assert not any("videorefer" in validator.__name__ for validator in VideoReferConfig.__class_validators__)

@@ -407,3 +407,61 @@ def test_auto_model_loads_base_model(golden_checkpoint, golden_model):
     full = golden_model.model.state_dict()
     for key, value in base.state_dict().items():
         assert torch.equal(value, full[key]), key
+
+
+# ------------------------------------------------------------------------------------- transformers-5 idioms
+def test_return_dict_false_gives_tuples(tiny):
+    inputs = single_inputs(random_sample(tiny, [2, 1], seed=7))
+    with torch.no_grad():
+        expected = tiny(**inputs)
+        as_tuple = tiny(**inputs, return_dict=False, use_cache=False)
+        base_tuple = tiny.model(**inputs, return_dict=False, use_cache=False)
+    assert isinstance(as_tuple, tuple) and isinstance(base_tuple, tuple)
+    assert torch.equal(as_tuple[0], expected.logits)
+    assert torch.equal(tiny.lm_head(base_tuple[0]), expected.logits)
+
+
+def test_config_return_dict_false_gives_tuples(tiny):
+    inputs = single_inputs(random_sample(tiny, [1], seed=8))
+    with torch.no_grad():
+        expected = tiny(**inputs).logits
+        tiny.config.return_dict = False
+        try:
+            out = tiny(**inputs, use_cache=False)
+        finally:
+            tiny.config.return_dict = True
+    assert isinstance(out, tuple)
+    assert torch.equal(out[0], expected)
+
+
+def test_past_key_values_is_accepted_as_cache(tiny):
+    inputs = single_inputs(random_sample(tiny, [1], seed=9))
+    with torch.no_grad():
+        prefill = tiny(**inputs, use_cache=True)
+        next_ids = prefill.logits[:, -1:].argmax(-1)
+        attention_mask = torch.cat([inputs["attention_mask"], torch.ones_like(next_ids)], dim=-1)
+        step = tiny(input_ids=next_ids, attention_mask=attention_mask, past_key_values=prefill.cache)
+        full_ids = torch.cat([inputs["input_ids"], next_ids], dim=-1)
+        full_inputs = {**inputs, "input_ids": full_ids, "attention_mask": attention_mask}
+        full = tiny(**full_inputs, use_cache=False)
+    torch.testing.assert_close(step.logits[:, -1], full.logits[:, -1], rtol=1e-4, atol=1e-4)
+
+
+def test_get_placeholder_mask_checks_counts(tiny):
+    config = tiny.config
+    hidden = config.text_config.hidden_size
+    ids = torch.tensor([[1, config.image_token_id, config.image_token_id, config.region_token_id, 2]])
+    embeds = torch.zeros(1, ids.shape[1], hidden)
+    image, video, region = tiny.model.get_placeholder_mask(
+        ids, embeds, image_features=torch.zeros(2, hidden), region_features=torch.zeros(1, hidden)
+    )
+    assert image.shape == video.shape == region.shape == (1, 5, 1)
+    assert image[0, :, 0].tolist() == [False, True, True, False, False]
+    assert not bool(video.any())
+    assert region[0, :, 0].tolist() == [False, False, False, True, False]
+    with pytest.raises(ValueError, match=r"Images: 3 feature tokens but 2 placeholder tokens"):
+        tiny.model.get_placeholder_mask(ids, embeds, image_features=torch.zeros(3, hidden))
+    with pytest.raises(ValueError, match=r"Videos: 1 feature tokens but 0 placeholder tokens"):
+        tiny.model.get_placeholder_mask(ids, embeds, video_features=torch.zeros(1, hidden))
+    with pytest.raises(ValueError, match=r"needs input_ids"):
+        tiny.model.get_placeholder_mask(None, embeds)

@@ -118,7 +118,7 @@ class VideoReferConfig(PreTrainedConfig):
         if self.projector_downsample is None:
             self.projector_downsample = [2, 2, 2]
         self.projector_downsample = [int(v) for v in self.projector_downsample]
-        self.validate_videorefer_fields()
+        self._check_videorefer_fields()
         vocab_size = self.text_config.vocab_size
         if self.region_token_id is None:
             self.region_token_id = vocab_size - 1
@@ -127,8 +127,14 @@ class VideoReferConfig(PreTrainedConfig):
         if self.video_token_id is None:
             self.video_token_id = vocab_size + 1
 
-    def validate_videorefer_fields(self) -> None:
-        """Raise a ValueError naming the first VideoRefer field that holds an impossible value."""
+    def _check_videorefer_fields(self) -> None:
+        """Raise a ValueError naming the first VideoRefer field that holds an impossible value.
+
+        Run once, from `__post_init__`. It is deliberately not a `validate_*` method: `@strict` runs those (all of
+        them, after `__post_init__`) and wraps their ValueError into a `StrictDataclassClassValidationError`, which
+        is not a ValueError; as a `validate_*` method called here too it ran twice per construction. The
+        inherited `validate_*` checks (`validate_architecture`, `validate_token_ids`, ...) are left to `@strict`.
+        """
         if self.projector_type not in PROJECTOR_TYPES:
             raise ValueError(f"projector_type must be one of {sorted(PROJECTOR_TYPES)}, got {self.projector_type!r}.")
         if len(self.projector_downsample) != 3 or min(self.projector_downsample) < 1:

@@ -8,7 +8,6 @@ placeholder per region token, so `input_ids` already has the length of the seque
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -16,6 +15,9 @@ from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import slice_logits_to_keep
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, torch_compilable_check
+from transformers.utils.generic import can_return_tuple
 
 from .configuration_videorefer import VideoReferConfig
 from .conversion_videorefer import register_legacy_weight_names
@@ -255,18 +257,59 @@ class VideoReferModel(VideoReferPreTrainedModel):
             self.config.projector_type, num_frames, self.config.vision_grid_size, self.config.projector_downsample
         )
 
-    @staticmethod
-    def _scatter_features(
-        inputs_embeds: torch.Tensor, placeholder_mask: torch.Tensor, features: torch.Tensor, what: str
-    ) -> torch.Tensor:
-        num_placeholders = int(placeholder_mask.sum())
-        if num_placeholders != features.shape[0]:
+    def _placeholder_masks(self, input_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`(batch, seq_len)` bool masks of the image, video and `<region>` placeholders of `input_ids`."""
+        config = self.config
+        return (
+            input_ids == config.image_token_id,
+            input_ids == config.video_token_id,
+            input_ids == config.region_token_id,
+        )
+
+    def get_placeholder_mask(
+        self,
+        input_ids: torch.LongTensor,
+        inputs_embeds: torch.Tensor,
+        image_features: torch.Tensor | None = None,
+        video_features: torch.Tensor | None = None,
+        region_features: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Placeholder masks of `input_ids`, checked against the features that will replace them.
+
+        Args:
+            input_ids: `(batch, seq_len)` ids with one placeholder per feature token.
+            inputs_embeds: `(batch, seq_len, hidden)` embeddings the features are scattered into.
+            image_features / video_features: `(num_tokens, hidden)` connector tokens, one per image / video
+                placeholder.
+            region_features: `(num_region_placeholders, hidden)`, one row per `<region>` placeholder (unused
+                slots included; which object owns which slot is checked by `_region_slots`).
+
+        Returns:
+            The image, video and region masks, each `(batch, seq_len, 1)` bool on `inputs_embeds.device`, ready
+            for `inputs_embeds.masked_scatter`.
+
+        Raises:
+            ValueError: when the number of placeholders of a kind given features differs from the number of
+                feature tokens.
+        """
+        if input_ids is None:
             raise ValueError(
-                f"{what}: {features.shape[0]} feature tokens but {num_placeholders} placeholder tokens in input_ids. "
-                "input_ids must hold one placeholder per visual token (use VideoReferProcessor to build them)."
+                "get_placeholder_mask needs input_ids: the image and video placeholder ids lie outside the embedding "
+                "table, so they cannot be found in inputs_embeds."
             )
-        features = features.to(inputs_embeds.device, inputs_embeds.dtype)
-        return inputs_embeds.masked_scatter(placeholder_mask[..., None], features)
+        masks = self._placeholder_masks(input_ids)
+        named_features = (("Images", image_features), ("Videos", video_features), ("Regions", region_features))
+        for mask, (what, features) in zip(masks, named_features):
+            if features is not None:
+                torch_compilable_check(
+                    mask.sum() == features.shape[0],
+                    lambda mask=mask, what=what, features=features: (
+                        f"{what}: {features.shape[0]} feature tokens but {int(mask.sum())} placeholder tokens in "
+                        "input_ids. input_ids must hold one placeholder per visual token (use VideoReferProcessor to "
+                        "build them)."
+                    ),
+                )
+        return tuple(mask.unsqueeze(-1).to(inputs_embeds.device) for mask in masks)
 
     def _region_slots(
         self, region_mask: torch.Tensor, masks_per_object: torch.Tensor, tokens_per_object: torch.Tensor
@@ -307,6 +350,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
         used[slot] = True
         return slot, used
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -321,8 +365,8 @@ class VideoReferModel(VideoReferPreTrainedModel):
         cache: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
-        **kwargs: Any,
-    ) -> VideoReferModelOutputWithPast:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple | VideoReferModelOutputWithPast:
         r"""
         Args:
             input_ids (`(batch, seq_len)`): text ids with one placeholder per visual token (`image_token_id`,
@@ -333,6 +377,14 @@ class VideoReferModel(VideoReferPreTrainedModel):
             region_masks (`(num_masks, h, w)` or list of `(h_i, w_i)`): masks, object after object.
             region_mask_frame_index (`(num_masks,)`): row of `region_pixel_values` each mask is on.
             region_masks_per_object (`(num_objects,)`): masks per object, objects in `<region>` order over the batch.
+            attention_mask (`(batch, seq_len)`), position_ids (`(batch, seq_len)`), cache, inputs_embeds
+                (`(batch, seq_len, hidden)`), use_cache: as for the language model. `past_key_values=` is accepted
+                as the older name of `cache`.
+            return_dict (`bool`, *optional*): False returns a tuple (the output's non-None fields, in order);
+                defaults to `config.return_dict`.
+
+        Returns:
+            [`VideoReferModelOutputWithPast`] with `last_hidden_state` of shape `(batch, seq_len, hidden)`.
         """
         if "past_key_values" in kwargs:
             cache = kwargs.pop("past_key_values")
@@ -343,10 +395,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
                 raise ValueError("Visual inputs need input_ids, to find the placeholders they replace.")
             return self._run_language_model(inputs_embeds, attention_mask, position_ids, cache, use_cache, None, **kwargs)
 
-        config = self.config
-        image_mask = input_ids == config.image_token_id
-        video_mask = input_ids == config.video_token_id
-        region_mask = input_ids == config.region_token_id
+        image_mask, video_mask, region_mask = self._placeholder_masks(input_ids)
         embed_ids = input_ids.masked_fill(image_mask | video_mask, 0)
         inputs_embeds = self.get_input_embeddings()(embed_ids)
 
@@ -359,13 +408,17 @@ class VideoReferModel(VideoReferPreTrainedModel):
             pixel_values, None if pixel_values_videos is None else pixel_values_videos.flatten(0, 1), region_pixel_values
         )
         if pixel_values is not None:
-            features = self.get_image_features(pixel_values, image_frames)
-            inputs_embeds = self._scatter_features(inputs_embeds, image_mask, features.flatten(0, 1), "Images")
+            features = self.get_image_features(pixel_values, image_frames).flatten(0, 1)
+            special_image_mask, _, _ = self.get_placeholder_mask(input_ids, inputs_embeds, image_features=features)
+            features = features.to(inputs_embeds.device, inputs_embeds.dtype)
+            inputs_embeds = inputs_embeds.masked_scatter(special_image_mask, features)
         elif cache is None and bool(image_mask.any()):
             raise ValueError("input_ids hold image placeholders but no pixel_values were given.")
         if pixel_values_videos is not None:
-            features = self.get_video_features(pixel_values_videos, video_frames)
-            inputs_embeds = self._scatter_features(inputs_embeds, video_mask, features.flatten(0, 1), "Videos")
+            features = self.get_video_features(pixel_values_videos, video_frames).flatten(0, 1)
+            _, special_video_mask, _ = self.get_placeholder_mask(input_ids, inputs_embeds, video_features=features)
+            features = features.to(inputs_embeds.device, inputs_embeds.dtype)
+            inputs_embeds = inputs_embeds.masked_scatter(special_video_mask, features)
         elif cache is None and bool(video_mask.any()):
             raise ValueError("input_ids hold video placeholders but no pixel_values_videos were given.")
 
@@ -379,9 +432,15 @@ class VideoReferModel(VideoReferPreTrainedModel):
             features, tokens_per_object = self.get_region_features(
                 region_pixel_values, region_masks, region_mask_frame_index, masks_per_object, region_frames
             )
+            # The region rule: each object owns min(masks, region_token_num) placeholders (checked here, with its
+            # own messages); merging may leave some of them unused, which get zero features and are masked out.
             slot, used = self._region_slots(region_mask, masks_per_object, tokens_per_object)
             slot_features = features.new_zeros(used.numel(), features.shape[-1]).index_copy(0, slot, features)
-            inputs_embeds = self._scatter_features(inputs_embeds, region_mask, slot_features, "Regions")
+            _, _, special_region_mask = self.get_placeholder_mask(
+                input_ids, inputs_embeds, region_features=slot_features
+            )
+            slot_features = slot_features.to(inputs_embeds.device, inputs_embeds.dtype)
+            inputs_embeds = inputs_embeds.masked_scatter(special_region_mask, slot_features)
             if not bool(used.all()):
                 region_keep_mask = torch.ones_like(region_mask)
                 region_keep_mask[region_mask] = used
@@ -400,14 +459,24 @@ class VideoReferModel(VideoReferPreTrainedModel):
         )
 
     def _run_language_model(
-        self, inputs_embeds, attention_mask, position_ids, cache, use_cache, region_keep_mask, **kwargs
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.LongTensor | None,
+        cache: Cache | None,
+        use_cache: bool | None,
+        region_keep_mask: torch.BoolTensor | None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> VideoReferModelOutputWithPast:
+        """Run Qwen2 on the merged `(batch, seq_len, hidden)` embeddings; always returns the output dataclass
+        (`return_dict` is handled by `forward`'s `can_return_tuple`, whatever the text config says)."""
         outputs = self.language_model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
             cache=cache,
             use_cache=use_cache,
+            return_dict=True,
             **kwargs,
         )
         return VideoReferModelOutputWithPast(
@@ -442,6 +511,7 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
     def set_output_embeddings(self, value: nn.Module) -> None:
         self.lm_head = value
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -458,11 +528,12 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        **kwargs: Any,
-    ) -> VideoReferCausalLMOutputWithPast:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple | VideoReferCausalLMOutputWithPast:
         r"""
-        Same inputs as [`VideoReferModel.forward`], plus `labels` (`(batch, seq_len)`, -100 where no loss) and
-        `logits_to_keep`. Returns logits of shape `(batch, seq_len, vocab_size)`.
+        Same inputs as [`VideoReferModel.forward`] (`return_dict=False` included), plus `labels`
+        (`(batch, seq_len)`, -100 where no loss) and `logits_to_keep`. Returns logits of shape
+        `(batch, seq_len, vocab_size)` (fewer positions with `logits_to_keep`).
         """
         outputs = self.model(
             input_ids=input_ids,
@@ -477,6 +548,7 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
             cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            return_dict=True,
             **kwargs,
         )
         hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
