@@ -22,7 +22,12 @@ from transformers.utils.generic import can_return_tuple
 from .configuration_videorefer import VideoReferConfig
 from .conversion_videorefer import register_legacy_weight_names
 from .modeling_videorefer_connector import build_connector
-from .modeling_videorefer_region import VideoReferRegionEncoder, resize_masks_to_grid
+from .modeling_videorefer_region import (
+    VideoReferRegionEncoder,
+    check_region_layout,
+    masks_at_grid,
+    region_slots,
+)
 from .token_layout_videorefer import num_visual_tokens
 
 register_legacy_weight_names()
@@ -191,10 +196,10 @@ class VideoReferModel(VideoReferPreTrainedModel):
         Returns:
             `(features (num_tokens, text_hidden), tokens_per_object (num_objects,))`.
         """
-        masks = self._masks_at_grid(region_masks)
+        masks = masks_at_grid(region_masks, self.config.vision_grid_size)
         frame_index = torch.as_tensor(region_mask_frame_index, dtype=torch.long)
         masks_per_object = torch.as_tensor(region_masks_per_object, dtype=torch.long)
-        self._check_region_layout(masks, frame_index, masks_per_object, region_pixel_values.shape[0])
+        check_region_layout(masks, frame_index, masks_per_object, region_pixel_values.shape[0])
         if frame_features is None:
             frame_features = self.get_frame_features(region_pixel_values)
         return self.region_encoder(frame_features, masks, frame_index, masks_per_object)
@@ -213,42 +218,6 @@ class VideoReferModel(VideoReferPreTrainedModel):
             features = self.get_frame_features(torch.cat(present) if len(present) > 1 else present[0])
             pieces = iter(torch.split(features, [group.shape[0] for group in present]))
         return [None if group is None else next(pieces) for group in pixel_groups]
-
-    def _masks_at_grid(self, region_masks: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-        grid = self.config.vision_grid_size
-        if isinstance(region_masks, (list, tuple)):
-            if len(region_masks) == 0:
-                return torch.zeros(0, grid, grid)
-            return torch.cat([resize_masks_to_grid(torch.as_tensor(m).reshape(-1, *m.shape[-2:]), grid) for m in region_masks])
-        if not isinstance(region_masks, torch.Tensor) or region_masks.ndim != 3:
-            raise ValueError(
-                "region_masks must be a (num_masks, height, width) tensor or a list of (height, width) masks, got "
-                f"{type(region_masks).__name__} of shape {tuple(getattr(region_masks, 'shape', ()))}."
-            )
-        return resize_masks_to_grid(region_masks, grid)
-
-    @staticmethod
-    def _check_region_layout(
-        masks: torch.Tensor, frame_index: torch.Tensor, masks_per_object: torch.Tensor, num_frames: int
-    ) -> None:
-        if frame_index.ndim != 1 or frame_index.numel() != masks.shape[0]:
-            raise ValueError(
-                f"region_mask_frame_index must hold one frame row per mask: {masks.shape[0]} masks, got shape "
-                f"{tuple(frame_index.shape)}."
-            )
-        if frame_index.numel() and (int(frame_index.min()) < 0 or int(frame_index.max()) >= num_frames):
-            raise ValueError(
-                f"region_mask_frame_index must be in [0, {num_frames}) (rows of region_pixel_values), got values "
-                f"from {int(frame_index.min())} to {int(frame_index.max())}."
-            )
-        if masks_per_object.ndim != 1 or (masks_per_object.numel() and int(masks_per_object.min()) < 1):
-            raise ValueError(
-                f"region_masks_per_object must be a 1-D count of masks (>= 1) per object, got {masks_per_object.tolist()}."
-            )
-        if int(masks_per_object.sum()) != masks.shape[0]:
-            raise ValueError(
-                f"region_masks_per_object counts {int(masks_per_object.sum())} masks, but {masks.shape[0]} masks were given."
-            )
 
     # ------------------------------------------------------------------------------------------- merging
     def expected_visual_tokens(self, num_frames: int) -> int:
@@ -282,7 +251,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
             image_features / video_features: `(num_tokens, hidden)` connector tokens, one per image / video
                 placeholder.
             region_features: `(num_region_placeholders, hidden)`, one row per `<region>` placeholder (unused
-                slots included; which object owns which slot is checked by `_region_slots`).
+                slots included; which object owns which slot is checked by `region_slots`).
 
         Returns:
             The image, video and region masks, each `(batch, seq_len, 1)` bool on `inputs_embeds.device`, ready
@@ -310,45 +279,6 @@ class VideoReferModel(VideoReferPreTrainedModel):
                     ),
                 )
         return tuple(mask.unsqueeze(-1).to(inputs_embeds.device) for mask in masks)
-
-    def _region_slots(
-        self, region_mask: torch.Tensor, masks_per_object: torch.Tensor, tokens_per_object: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Where each region token goes among the `<region>` placeholders (flat, row-major order).
-
-        Each object owns min(masks, region_token_num) consecutive placeholders; merging may have given it fewer
-        tokens (ties), in which case its last placeholders stay unused. Returns the slot of every token and a
-        (num_placeholders,) bool of the used slots.
-        """
-        device = region_mask.device
-        masks_per_object = masks_per_object.to(device)
-        tokens_per_object = tokens_per_object.to(device)
-        slots_per_object = masks_per_object.clamp(max=self.config.region_token_num)
-        num_placeholders = int(region_mask.sum())
-        if int(slots_per_object.sum()) != num_placeholders:
-            raise ValueError(
-                f"The masks describe {masks_per_object.numel()} objects needing {int(slots_per_object.sum())} "
-                f"<region> placeholders, but input_ids hold {num_placeholders}. Give exactly one object (with its "
-                "masks) per <region> marker, in the order of the markers."
-            )
-        row_counts = region_mask.sum(-1).to(device)
-        object_ends = torch.cumsum(slots_per_object, 0)
-        row_ends = torch.cumsum(row_counts, 0)
-        if not bool(torch.isin(row_ends[row_counts > 0], object_ends).all()):
-            raise ValueError(
-                "The objects' <region> placeholders straddle two samples: the number of objects per sample does not "
-                "match the <region> markers of each sample."
-            )
-        object_starts = object_ends - slots_per_object
-        token_starts = torch.cumsum(tokens_per_object, 0) - tokens_per_object
-        total_tokens = int(tokens_per_object.sum())
-        object_of_token = torch.repeat_interleave(
-            torch.arange(tokens_per_object.numel(), device=device), tokens_per_object, output_size=total_tokens
-        )
-        slot = object_starts[object_of_token] + torch.arange(total_tokens, device=device) - token_starts[object_of_token]
-        used = torch.zeros(num_placeholders, dtype=torch.bool, device=device)
-        used[slot] = True
-        return slot, used
 
     @can_return_tuple
     def forward(
@@ -434,7 +364,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
             )
             # The region rule: each object owns min(masks, region_token_num) placeholders (checked here, with its
             # own messages); merging may leave some of them unused, which get zero features and are masked out.
-            slot, used = self._region_slots(region_mask, masks_per_object, tokens_per_object)
+            slot, used = region_slots(region_mask, masks_per_object, tokens_per_object, self.config.region_token_num)
             slot_features = features.new_zeros(used.numel(), features.shape[-1]).index_copy(0, slot, features)
             _, _, special_region_mask = self.get_placeholder_mask(
                 input_ids, inputs_embeds, region_features=slot_features

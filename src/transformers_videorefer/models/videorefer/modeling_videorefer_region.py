@@ -1,5 +1,6 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""The region encoder of VideoRefer: mask pooling of frame features, adjacent-token merging, and an MLP.
+"""The region encoder of VideoRefer (mask pooling of frame features, adjacent-token merging, an MLP) and the layout
+of its inputs and outputs (masks at the vision grid, which `<region>` placeholder each region token fills).
 
 Everything here works on all objects of a batch at once: no Python loop over objects, tokens or pairs.
 """
@@ -146,3 +147,83 @@ class VideoReferRegionEncoder(nn.Module):
         merged, tokens_per_object = merge_adjacent_tokens(pooled, masks_per_object, self.region_token_num)
         weight = self.feat_linear[0].weight
         return self.feat_linear(merged.to(weight.dtype)), tokens_per_object
+
+
+# ------------------------------------------------------------------------------------------ region layout
+def masks_at_grid(region_masks: torch.Tensor | list[torch.Tensor], grid: int) -> torch.Tensor:
+    """`(num_masks, h, w)` masks, or a list of `(h_i, w_i)` masks, -> `(num_masks, grid, grid)` 0/1 masks."""
+    if isinstance(region_masks, (list, tuple)):
+        if len(region_masks) == 0:
+            return torch.zeros(0, grid, grid)
+        return torch.cat([resize_masks_to_grid(torch.as_tensor(m).reshape(-1, *m.shape[-2:]), grid) for m in region_masks])
+    if not isinstance(region_masks, torch.Tensor) or region_masks.ndim != 3:
+        raise ValueError(
+            "region_masks must be a (num_masks, height, width) tensor or a list of (height, width) masks, got "
+            f"{type(region_masks).__name__} of shape {tuple(getattr(region_masks, 'shape', ()))}."
+        )
+    return resize_masks_to_grid(region_masks, grid)
+
+
+def check_region_layout(
+    masks: torch.Tensor, frame_index: torch.Tensor, masks_per_object: torch.Tensor, num_frames: int
+) -> None:
+    """Check that the region inputs describe one frame row per mask and a mask count per object."""
+    if frame_index.ndim != 1 or frame_index.numel() != masks.shape[0]:
+        raise ValueError(
+            f"region_mask_frame_index must hold one frame row per mask: {masks.shape[0]} masks, got shape "
+            f"{tuple(frame_index.shape)}."
+        )
+    if frame_index.numel() and (int(frame_index.min()) < 0 or int(frame_index.max()) >= num_frames):
+        raise ValueError(
+            f"region_mask_frame_index must be in [0, {num_frames}) (rows of region_pixel_values), got values "
+            f"from {int(frame_index.min())} to {int(frame_index.max())}."
+        )
+    if masks_per_object.ndim != 1 or (masks_per_object.numel() and int(masks_per_object.min()) < 1):
+        raise ValueError(
+            f"region_masks_per_object must be a 1-D count of masks (>= 1) per object, got {masks_per_object.tolist()}."
+        )
+    if int(masks_per_object.sum()) != masks.shape[0]:
+        raise ValueError(
+            f"region_masks_per_object counts {int(masks_per_object.sum())} masks, but {masks.shape[0]} masks were given."
+        )
+
+
+def region_slots(
+    region_mask: torch.Tensor, masks_per_object: torch.Tensor, tokens_per_object: torch.Tensor, region_token_num: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each region token goes among the `<region>` placeholders (flat, row-major order).
+
+    `region_mask` is the `(batch, seq_len)` bool mask of the `<region>` placeholders. Each object owns
+    min(masks, region_token_num) consecutive placeholders; merging may have given it fewer
+    tokens (ties), in which case its last placeholders stay unused. Returns the slot of every token and a
+    (num_placeholders,) bool of the used slots.
+    """
+    device = region_mask.device
+    masks_per_object = masks_per_object.to(device)
+    tokens_per_object = tokens_per_object.to(device)
+    slots_per_object = masks_per_object.clamp(max=region_token_num)
+    num_placeholders = int(region_mask.sum())
+    if int(slots_per_object.sum()) != num_placeholders:
+        raise ValueError(
+            f"The masks describe {masks_per_object.numel()} objects needing {int(slots_per_object.sum())} "
+            f"<region> placeholders, but input_ids hold {num_placeholders}. Give exactly one object (with its "
+            "masks) per <region> marker, in the order of the markers."
+        )
+    row_counts = region_mask.sum(-1).to(device)
+    object_ends = torch.cumsum(slots_per_object, 0)
+    row_ends = torch.cumsum(row_counts, 0)
+    if not bool(torch.isin(row_ends[row_counts > 0], object_ends).all()):
+        raise ValueError(
+            "The objects' <region> placeholders straddle two samples: the number of objects per sample does not "
+            "match the <region> markers of each sample."
+        )
+    object_starts = object_ends - slots_per_object
+    token_starts = torch.cumsum(tokens_per_object, 0) - tokens_per_object
+    total_tokens = int(tokens_per_object.sum())
+    object_of_token = torch.repeat_interleave(
+        torch.arange(tokens_per_object.numel(), device=device), tokens_per_object, output_size=total_tokens
+    )
+    slot = object_starts[object_of_token] + torch.arange(total_tokens, device=device) - token_starts[object_of_token]
+    used = torch.zeros(num_placeholders, dtype=torch.bool, device=device)
+    used[slot] = True
+    return slot, used
