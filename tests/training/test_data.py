@@ -55,8 +55,10 @@ def test_labels_are_exactly_the_assistant_answers(tmp_path, processor):
     # the media marker moved to the start of its turn, as the original does
     text = processor.tokenizer.decode(batch["input_ids"][1][batch["input_ids"][1] != processor.video_token_id])
     assert "<|im_start|>user\n\nCompare" in text
-    # 2 mask frames at most per object by default: the 4-frame track keeps 2
-    assert batch["region_masks_per_object"].tolist() == [2, 1, 1, 1]
+    # every annotated frame of an object by default, as the original: the 4-frame track keeps its 4
+    assert batch["region_masks_per_object"].tolist() == [4, 1, 1, 1]
+    capped = VideoReferDataCollator(processor, media_root=str(tmp_path), num_mask_frames=2)([dataset[0]])
+    assert capped["region_masks_per_object"].tolist() == [2]
 
 
 def test_plain_format_trains_on_the_caption(tmp_path, processor):
@@ -96,11 +98,13 @@ def test_invalid_sample_fails_with_its_id_or_is_skipped(tmp_path, processor):
         lenient([dataset[0]])
 
 
-def test_max_length_truncates_text_but_refuses_to_cut_visual_tokens(tmp_path, processor):
+def test_truncate_after_expansion_cuts_text_but_refuses_to_cut_visual_tokens(tmp_path, processor):
+    """The option (a departure from the original, off by default) that cuts the expanded sequence."""
     dataset = load_videorefer_dataset(write_dataset(tmp_path, samples()))
     full = VideoReferDataCollator(processor, media_root=str(tmp_path))([dataset[3]])
-    short = VideoReferDataCollator(processor, media_root=str(tmp_path), max_length=10)([dataset[3]])
+    after = {"media_root": str(tmp_path), "max_length": 10, "truncate_after_expansion": True}
+    short = VideoReferDataCollator(processor, **after)([dataset[3]])
     assert short["input_ids"].shape[1] == 10
     assert torch.equal(short["input_ids"][0], full["input_ids"][0, :10])
     with pytest.raises(ValueError, match="reach past max_length 10"):
-        VideoReferDataCollator(processor, media_root=str(tmp_path), max_length=10)([dataset[0]])
+        VideoReferDataCollator(processor, **after)([dataset[0]])

@@ -56,3 +56,33 @@ def test_cli_reports_and_exits_nonzero(tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["counts"]["region_count_mismatch"] == 1
     clean = write_dataset(tmp_path, samples(), "clean.json")
     assert main(["data", "check", str(clean), "--media-root", str(tmp_path), "--quiet"]) == 0
+
+
+def test_samples_the_original_trains_surprisingly_are_noted_with_counts(tmp_path, processor):
+    records = samples()
+    no_marker = {**samples()[0], "id": "no-marker", "annotation": None,
+                 "conversations": [{"from": "human", "value": "Describe it."}, {"from": "gpt", "value": "A square."}]}
+    unsorted = samples()[0]
+    unsorted["id"] = "unsorted"
+    unsorted["annotation"] = [dict(reversed(list(unsorted["annotation"][0].items())))]
+    image_n = samples()[2]
+    image_n["id"] = "image-frame-5"
+    image_n["annotation"] = [{"5": image_n["annotation"][0]["0"]}]
+    long = samples()[3]
+    long["id"] = "long"
+    long["conversations"][1]["value"] = "hello " * 200
+    records += [no_marker, unsorted, image_n, long]
+    path = write_dataset(tmp_path, records)
+    report = check_data_file(path, str(tmp_path), progress=False, processor=processor, model_max_length=300)
+    assert report.defects == []  # all of them train, as in the original
+    assert {(n.sample_id, n.kind) for n in report.notes} == {
+        ("no-marker", "no_media_marker"),
+        ("unsorted", "unsorted_frame_keys"),
+        ("image-frame-5", "image_frame_key_not_0"),
+        ("long", "cut_at_model_max_length"),
+    }
+    assert report.note_counts == {"no_media_marker": 1, "unsorted_frame_keys": 1, "image_frame_key_not_0": 1,
+                                  "cut_at_model_max_length": 1}
+    assert "image_frame_key_not_0: 1" in report.format()
+    # without a processor the length is not counted, the rest is noted all the same
+    assert check_data_file(path, str(tmp_path), progress=False).note_counts["cut_at_model_max_length"] == 0

@@ -162,3 +162,31 @@ def test_example_recipes_parse(recipe):
     argv = ["--config", str(path), "--use_cpu", "true", "--bf16", "false", "--dataloader_num_workers", "0"]
     args, _ = TrlParser((VideoReferTrainArguments, SFTConfig)).parse_args_and_config(argv)
     assert args.data_path and args.stage == yaml.safe_load(path.read_text())["stage"]
+    assert args.num_mask_frames is None and args.truncate_after_expansion is False  # as the original trains
+
+
+def test_script_defaults_train_as_the_original_and_reach_the_collator(monkeypatch):
+    """Every mask frame and truncation before expansion unless a recipe opts out (departures named in the docs)."""
+    from transformers_videorefer.training import script
+
+    defaults = script.VideoReferTrainArguments(data_path=["unused.json"])
+    assert defaults.num_mask_frames is None and defaults.truncate_after_expansion is False
+
+    seen = {}
+
+    class StopAfterCollator(Exception):
+        pass
+
+    def fake_collator(processor, **kwargs):
+        seen.update(kwargs)
+        raise StopAfterCollator
+
+    monkeypatch.setattr(script, "load_model", lambda args: (None, None))
+    monkeypatch.setattr(script, "load_videorefer_dataset", lambda path: [])
+    monkeypatch.setattr(script, "VideoReferDataCollator", fake_collator)
+    from trl import SFTConfig
+
+    args = script.VideoReferTrainArguments(data_path=["unused.json"], num_mask_frames=3, truncate_after_expansion=True)
+    with pytest.raises(StopAfterCollator):
+        script.run(args, SFTConfig(output_dir="unused", use_cpu=True, bf16=False, report_to="none", max_length=77))
+    assert seen["num_mask_frames"] == 3 and seen["truncate_after_expansion"] is True and seen["max_length"] == 77

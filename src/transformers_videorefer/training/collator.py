@@ -2,13 +2,20 @@
 """The training collator: dataset rows -> a padded batch with labels, built by `VideoReferProcessor`."""
 
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from transformers import BatchFeature
 
-from ..models.videorefer.processing_videorefer import VideoReferProcessor
+from ..models.videorefer.processing_videorefer import (
+    IGNORE_INDEX,
+    IMAGE_TOKEN,
+    REGION_TOKEN,
+    VIDEO_TOKEN,
+    VideoReferProcessor,
+)
 from .data import decode_row
 from .examples import PreparedExample, prepare_example
 
@@ -25,38 +32,101 @@ class VideoReferDataCollator:
     Media are read here, per batch. Labels are -100 everywhere but the assistant turns (with `plain=True`, stage 1:
     everything but the placeholders). Batches may mix videos, images and text-only samples.
 
+    By default the batch is what the original VideoRefer training code builds: every annotated frame of an object
+    (the model merges them to at most `region_token_num` tokens), in the annotation's key order; a conversation
+    without a `<video>` / `<image>` marker trained as text only; an image object keyed by any frame taken as the
+    image's mask; and the token ids cut at `max_length` BEFORE the media marker and the `<region>` markers are
+    expanded (each counts as one token, as in the original's `model_max_length` truncation; the expanded sequence
+    may then be longer than `max_length`).
+
     Args:
         processor: the model's processor.
         plain: stage 1's plain format instead of the chat template.
         media_root: folder that relative media paths are resolved against.
-        num_mask_frames: at most this many mask frames per object (the original trains with 2); None keeps all.
+        num_mask_frames: departure from the original (which uses every annotated frame), for memory: at most this
+            many mask frames per object, chosen at random (seeded). None (default) keeps all, as the original.
         num_frames: frames sampled per video (default: the processor's).
-        max_length: longest sequence; longer ones lose their tail when it holds no placeholder, else they are
-            invalid.
+        max_length: the original's `model_max_length`: token ids past it are cut before expansion (a cut media
+            marker makes the sample text only; objects whose `<region>` is cut are dropped).
+        truncate_after_expansion: departure from the original: cut the EXPANDED sequence at `max_length` instead,
+            and refuse a sample whose visual / region tokens would be cut.
         skip_invalid: skip samples whose media or annotation cannot be used (counted in `skipped_ids`) instead of
             failing on the first one with its id.
-        seed: seeds the choice of mask frames (per sample id).
+        seed: seeds the choice of mask frames (per sample id) when `num_mask_frames` is set.
     """
 
     processor: VideoReferProcessor
     plain: bool = False
     media_root: str | None = None
-    num_mask_frames: int | None = 2
+    num_mask_frames: int | None = None
     num_frames: int | None = None
     max_length: int | None = None
+    truncate_after_expansion: bool = False
     skip_invalid: bool = False
     seed: int = 0
     skipped_ids: list[str] = field(default_factory=list)
 
     def prepare(self, row: dict[str, Any]) -> PreparedExample:
-        """Prompt, targets, media and objects of one dataset row."""
-        return prepare_example(
+        """Prompt, targets, media and objects of one dataset row (cut at `max_length` as the original does)."""
+        example = prepare_example(
             decode_row(row),
             self.processor.chat_template,
             plain=self.plain,
             media_root=self.media_root,
             num_mask_frames=self.num_mask_frames,
             seed=self.seed,
+        )
+        if self.max_length is not None and not self.truncate_after_expansion:
+            example = self.truncate_before_expansion(example)
+        return example
+
+    def unexpanded_tokens(self, text: str) -> list[tuple[int, int, str]]:
+        """The tokens of `text` before expansion, as `(start, end, what)` character spans, `what` being "media"
+        (the `<video>` / `<image>` marker, one token as the original's -201 / -200 id), "region", "special" (another
+        added token such as `<|im_end|>`) or "text". Tokenized around the media marker as the processor does."""
+        tokenizer = self.processor.tokenizer
+        added = set(tokenizer.added_tokens_encoder.values())
+        region_id = self.processor.region_token_id
+        tokens: list[tuple[int, int, str]] = []
+        position = 0
+        for piece in re.split(f"({re.escape(IMAGE_TOKEN)}|{re.escape(VIDEO_TOKEN)})", text):
+            if piece in (IMAGE_TOKEN, VIDEO_TOKEN):
+                tokens.append((position, position + len(piece), "media"))
+            elif piece:
+                encoded = tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)
+                for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
+                    what = "region" if token == region_id else "special" if token in added else "text"
+                    tokens.append((start + position, end + position, what))
+            position += len(piece)
+        return tokens
+
+    def truncate_before_expansion(self, example: PreparedExample) -> PreparedExample:
+        """Keep the first `max_length` tokens of `example` before expansion, as the original's collator does.
+
+        The text is cut just before the first marker or special token at or after the cut (text there tokenizes
+        exactly as in the whole prompt); the text tokens encoded beyond the cut are dropped after encoding."""
+        tokens = self.unexpanded_tokens(example.text)
+        limit = self.max_length
+        if len(tokens) <= limit:
+            return example
+        boundary = next((k for k in range(limit, len(tokens)) if tokens[k][2] != "text"), len(tokens))
+        cut = tokens[boundary][0] if boundary < len(tokens) else len(example.text)
+        kept = tokens[:limit]
+        num_regions = sum(what == "region" for _, _, what in kept)
+        has_media = any(what == "media" for _, _, what in kept)
+        if example.kind is not None and not has_media and num_regions:
+            raise ValueError(
+                f"training sample {example.sample_id}: max_length {limit} cuts the media marker but keeps "
+                f"{num_regions} {REGION_TOKEN} marker(s); the original would train them as bare tokens: raise max_length."
+            )
+        return replace(
+            example,
+            text=example.text[:cut],
+            target_spans=[(low, min(high, cut)) for low, high in example.target_spans if low < cut],
+            kind=example.kind if has_media else None,
+            media=example.media if has_media else None,
+            objects=example.objects[:num_regions],
+            trailing_tokens_to_drop=boundary - limit,
         )
 
     def _encode(self, examples: list[PreparedExample]) -> BatchFeature:
@@ -69,6 +139,47 @@ class VideoReferDataCollator:
             padding_side="right",
             target_spans=[e.target_spans for e in examples],
         )
+
+    @staticmethod
+    def restore_frame_order(batch: BatchFeature, examples: list[PreparedExample]) -> None:
+        """Put each object's masks back in the order its annotation gives them (the processor lays them out by frame
+        index); the model pools and merges an object's masks in this order, as the original does."""
+        if "region_masks" not in batch:
+            return
+        order: list[int] = []
+        row = 0
+        for example in examples:
+            for obj in example.objects:
+                frames = list(obj)
+                by_index = sorted(frames)
+                order += [row + by_index.index(frame) for frame in frames]
+                row += len(frames)
+        if row != batch["region_masks"].shape[0]:
+            raise RuntimeError(f"the processor returned {batch['region_masks'].shape[0]} masks for {row} annotated frames.")
+        if order != list(range(row)):
+            order_tensor = torch.tensor(order, dtype=torch.long)
+            batch["region_masks"] = batch["region_masks"][order_tensor]
+            batch["region_mask_frame_index"] = batch["region_mask_frame_index"][order_tensor]
+
+    def drop_trailing_tokens(self, batch: BatchFeature, examples: list[PreparedExample]) -> None:
+        """Remove each sample's `trailing_tokens_to_drop` last tokens (right padding) and trim the padding."""
+        drops = [e.trailing_tokens_to_drop for e in examples]
+        if not any(drops):
+            return
+        tokenizer = self.processor.tokenizer
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
+        lengths = batch["attention_mask"].sum(dim=1).tolist()
+        for row, drop in enumerate(drops):
+            if drop:
+                end = int(lengths[row])
+                batch["input_ids"][row, end - drop : end] = pad_id
+                batch["attention_mask"][row, end - drop : end] = 0
+                if "labels" in batch:
+                    batch["labels"][row, end - drop : end] = IGNORE_INDEX
+        longest = int(batch["attention_mask"].sum(dim=1).max())
+        for key in ("input_ids", "attention_mask", "labels"):
+            if key in batch:
+                batch[key] = batch[key][:, :longest]
 
     def _check_length(self, batch: BatchFeature, examples: list[PreparedExample]) -> None:
         if self.max_length is None or batch["input_ids"].shape[1] <= self.max_length:
@@ -84,7 +195,11 @@ class VideoReferDataCollator:
 
     def _encode_checked(self, examples: list[PreparedExample]) -> BatchFeature:
         batch = self._encode(examples)
-        self._check_length(batch, examples)
+        self.restore_frame_order(batch, examples)
+        if self.truncate_after_expansion:
+            self._check_length(batch, examples)
+        else:
+            self.drop_trailing_tokens(batch, examples)
         return batch
 
     def __call__(self, rows: list[dict[str, Any]]) -> BatchFeature:
@@ -111,7 +226,7 @@ class VideoReferDataCollator:
                 f"Every sample of this batch is invalid (ids {self.skipped_ids[-len(rows):]}); run `videorefer data "
                 "check` on the data file to list the defects."
             )
-        if self.max_length is not None and batch["input_ids"].shape[1] > self.max_length:
+        if self.truncate_after_expansion and self.max_length is not None and batch["input_ids"].shape[1] > self.max_length:
             for key in ("input_ids", "attention_mask", "labels"):
                 batch[key] = batch[key][:, : self.max_length]
         return batch

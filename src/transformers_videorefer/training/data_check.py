@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..inputs.masks import decode_segmentation
 from ..inputs.media import load_image, open_clip
-from ..models.videorefer.processing_videorefer import REGION_TOKEN
+from ..models.videorefer.processing_videorefer import IMAGE_TOKEN, REGION_TOKEN, VIDEO_TOKEN
 from .data import flatten_record, read_records, sample_id
 from .examples import _objects, _turns, resolve_media
 
@@ -21,6 +21,13 @@ DEFECT_KINDS = (
     "frame_out_of_range",
     "bad_segmentation",
     "region_count_mismatch",
+)
+# Samples the original trains in a way that may surprise (not defects: training takes them as the original does).
+NOTE_KINDS = (
+    "no_media_marker",  # a video / image but no <video> / <image> marker: trained as text only
+    "unsorted_frame_keys",  # an object's frame keys out of order: its masks are pooled and merged in the given order
+    "image_frame_key_not_0",  # an image object keyed by frame N != 0: the image's mask all the same
+    "cut_at_model_max_length",  # more ids than model_max_length before expansion: the tail is not trained on
 )
 
 
@@ -37,11 +44,17 @@ class DataReport:
 
     num_samples: int = 0
     defects: list[Defect] = field(default_factory=list)
+    notes: list[Defect] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
         counter = Counter(defect.kind for defect in self.defects)
         return {kind: counter.get(kind, 0) for kind in DEFECT_KINDS}
+
+    @property
+    def note_counts(self) -> dict[str, int]:
+        counter = Counter(note.kind for note in self.notes)
+        return {kind: counter.get(kind, 0) for kind in NOTE_KINDS}
 
     @property
     def invalid_ids(self) -> list[str]:
@@ -54,10 +67,32 @@ class DataReport:
             lines.append(f"[{defect.kind}] sample {defect.sample_id}: {defect.message}")
         if len(self.defects) > limit:
             lines.append(f"... and {len(self.defects) - limit} more")
+        lines.append(f"{len({n.sample_id for n in self.notes})} samples the original trains in a surprising way (kept):")
+        lines += [f"  {kind}: {count}" for kind, count in self.note_counts.items()]
+        for note in self.notes[:limit]:
+            lines.append(f"[{note.kind}] sample {note.sample_id}: {note.message}")
+        if len(self.notes) > limit:
+            lines.append(f"... and {len(self.notes) - limit} more")
         return "\n".join(lines)
 
 
-def _check_sample(record: dict[str, Any], index: int, media_root: str | None) -> list[Defect]:
+def _notes(record: dict[str, Any], sid: str, kind: str | None, turns: list, objects: list) -> list[Defect]:
+    """What the original does with this sample that may surprise."""
+    notes = []
+    if kind is not None and not any(m in t["content"] for t in turns for m in (IMAGE_TOKEN, VIDEO_TOKEN)):
+        notes.append(Defect(sid, "no_media_marker", f"a {kind} but no <{kind}> marker: trained as text only"))
+    for number, obj in enumerate(objects):
+        frames = list(obj)
+        if frames != sorted(frames):
+            notes.append(Defect(sid, "unsorted_frame_keys", f"object {number}: frames {frames}, used in this order"))
+        if kind == "image" and len(frames) == 1 and frames[0] != 0:
+            notes.append(Defect(sid, "image_frame_key_not_0", f"object {number}: keyed by frame {frames[0]}, taken as the image's mask"))
+    return notes
+
+
+def _check_sample(
+    record: dict[str, Any], index: int, media_root: str | None, notes: list[Defect] | None = None
+) -> list[Defect]:
     sid = sample_id(record, index)
     where = f"training sample {sid}"
     found: list[Defect] = []
@@ -73,10 +108,19 @@ def _check_sample(record: dict[str, Any], index: int, media_root: str | None) ->
             Defect(sid, "region_count_mismatch", f"{num_regions} {REGION_TOKEN} marker(s), {len(objects)} object(s)")
         )
     kind = "video" if row["video"] is not None else "image" if row["image"] is not None else None
+    if notes is not None:
+        notes.extend(_notes(record, sid, kind, turns, objects))
     if kind is None:
         if objects:
             found.append(Defect(sid, "bad_sample", "an annotation without a video or an image"))
         return found
+    if objects and not any(m in t["content"] for t in turns for m in (IMAGE_TOKEN, VIDEO_TOKEN)):
+        found.append(Defect(sid, "bad_sample", f"{REGION_TOKEN} markers but no <{kind}> marker in the conversation"))
+    if kind == "image":
+        for number, obj in enumerate(objects):
+            if len(obj) != 1:
+                found.append(Defect(sid, "bad_sample", f"image object {number} has masks for {len(obj)} frames; an image object takes one"))
+        objects = [{0: next(iter(obj.values()))} if len(obj) == 1 else obj for obj in objects]
     path = resolve_media(row[kind], media_root)
     if not os.path.exists(path):
         return found + [Defect(sid, "missing_media", f"no such file or folder: {path}")]
@@ -111,11 +155,47 @@ def _check_sample(record: dict[str, Any], index: int, media_root: str | None) ->
     return found
 
 
-def check_data_file(path: str | os.PathLike, media_root: str | None = None, progress: bool = True) -> DataReport:
+def _cut_note(collator: Any, record: dict[str, Any], index: int) -> Defect | None:
+    """A note when the original would cut the sample at `model_max_length` (counted before expansion)."""
+    try:
+        example = collator.prepare(flatten_record(record, index))
+    except (ValueError, TypeError, KeyError):
+        return None  # reported as a defect
+    length = len(collator.unexpanded_tokens(example.text))
+    if length <= collator.max_length:
+        return None
+    return Defect(
+        example.sample_id, "cut_at_model_max_length",
+        f"{length} ids before expansion, cut at {collator.max_length} as the original does",
+    )
+
+
+def check_data_file(
+    path: str | os.PathLike,
+    media_root: str | None = None,
+    progress: bool = True,
+    processor: Any = None,
+    model_max_length: int = 2048,
+    plain: bool = False,
+) -> DataReport:
     """Check every sample of a VideoRefer-700K-style JSON/JSONL file: media present and readable, segmentations
-    decodable at the media's size, frame indices inside the clip, `<region>` markers matching the annotation."""
+    decodable at the media's size, frame indices inside the clip, `<region>` markers matching the annotation.
+
+    Also notes (with counts, in `report.notes`) the samples the original trains in a surprising way: a media file but
+    no media marker, unsorted frame keys, an image object keyed by frame N, and, given the model's `processor`
+    (whose tokenizer and chat template count the ids), conversations longer than `model_max_length` ids before
+    expansion (`plain`: stage 1's format)."""
     records = read_records(path)
     report = DataReport(num_samples=len(records))
+    collator = None
+    if processor is not None:
+        from .collator import VideoReferDataCollator
+
+        collator = VideoReferDataCollator(processor, plain=plain, media_root=media_root, max_length=model_max_length)
     for index, record in enumerate(tqdm(records, desc="checking samples", disable=not progress)):
-        report.defects.extend(_check_sample(record, index, media_root))
+        report.defects.extend(_check_sample(record, index, media_root, report.notes))
+        if collator is not None:
+            note = _cut_note(collator, record, index)
+            if note is not None:
+                report.notes.append(note)
     return report

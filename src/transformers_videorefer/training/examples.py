@@ -24,7 +24,11 @@ class PreparedExample:
         target_spans: character spans of `text` that are trained on.
         kind: "video", "image" or None (text only).
         media: path of the video / image, or None.
-        objects: one `{frame_index: segmentation}` per `<region>`, in order.
+        objects: one `{frame_index: segmentation}` per `<region>`, in order; each object's frames in the order
+            given (the order the model pools and merges them in).
+        trailing_tokens_to_drop: text tokens to remove from the end of the encoded sample (set by the collator's
+            truncation at `max_length`, which cuts `text` just before the next special token and drops the rest
+            after encoding, so that the kept tokens are exactly those of the uncut text).
     """
 
     sample_id: str
@@ -33,6 +37,7 @@ class PreparedExample:
     kind: str | None
     media: str | None
     objects: list[dict[int, Any]]
+    trailing_tokens_to_drop: int = 0
 
 
 def resolve_media(path: str | None, media_root: str | None) -> str | None:
@@ -63,7 +68,7 @@ def _turns(conversations: list[dict[str, Any]], where: str) -> list[dict[str, st
 
 def _move_media_marker(turns: list[dict[str, str]], kind: str | None, where: str) -> int | None:
     """Remove the media marker from the turns; return the index of the turn it belongs to (the original moves it
-    to the start of that turn). Without a marker, the media goes to the first user turn."""
+    to the start of that turn), or None when no turn holds one (the original then trains the sample as text only)."""
     markers = (IMAGE_TOKEN, VIDEO_TOKEN)
     holder = None
     for index, turn in enumerate(turns):
@@ -76,20 +81,22 @@ def _move_media_marker(turns: list[dict[str, str]], kind: str | None, where: str
             for marker in markers:
                 turn["content"] = turn["content"].replace(marker, "")
             turn["content"] = turn["content"].strip()
-    if kind is not None and holder is None:
-        holder = next(i for i, t in enumerate(turns) if t["role"] == "user")
     return holder
 
 
 def sample_mask_frames(obj: dict[int, Any], limit: int | None, rng: random.Random) -> dict[int, Any]:
-    """At most `limit` of an object's mask frames, chosen at random and kept in frame order."""
+    """At most `limit` of an object's mask frames, chosen at random and kept in the order given.
+
+    A departure from the original (which uses every annotated frame): only applied when `num_mask_frames` is set."""
     if limit is None or len(obj) <= limit:
         return obj
-    chosen = sorted(rng.sample(sorted(obj), limit))
-    return {frame: obj[frame] for frame in chosen}
+    chosen = set(rng.sample(sorted(obj), limit))
+    return {frame: segmentation for frame, segmentation in obj.items() if frame in chosen}
 
 
 def _objects(annotation: Any, where: str) -> list[dict[int, Any]]:
+    """The annotation's objects as `{frame_index: segmentation}`, each in the annotation's key order (the order the
+    original pools and merges an object's masks in)."""
     if annotation is None:
         return []
     if not isinstance(annotation, list):
@@ -102,9 +109,25 @@ def _objects(annotation: Any, where: str) -> list[dict[int, Any]]:
         for key, value in obj.items():
             if not str(key).strip().isdigit():
                 raise ValueError(f"{where}: object {number} has frame key {key!r}; expected a frame index.")
+            if int(key) in frames:
+                raise ValueError(f"{where}: object {number} gives frame {int(key)} twice.")
             frames[int(key)] = value
-        objects.append(dict(sorted(frames.items())))
+        objects.append(frames)
     return objects
+
+
+def image_objects(objects: list[dict[int, Any]], where: str) -> list[dict[int, Any]]:
+    """An image's objects on frame 0, whatever frame their single key names (the original pairs every object of an
+    image with the image, frame 0). An object with several masks cannot be used on an image."""
+    result = []
+    for number, obj in enumerate(objects):
+        if len(obj) != 1:
+            raise ValueError(
+                f"{where}: object {number} of an image has masks for {len(obj)} frames ({sorted(obj)}); an image "
+                "object takes one mask (the original pairs each image object with one mask)."
+            )
+        result.append({0: next(iter(obj.values()))})
+    return result
 
 
 def prepare_example(
@@ -119,8 +142,12 @@ def prepare_example(
 
     `plain` is stage 1's format: the user turn (media marker first) and the answer joined by a space, trained on
     everything but the placeholders, with no chat template. Otherwise the chat template renders the conversation
-    and the assistant turns are the targets. `num_mask_frames` caps the mask frames per object (random, seeded by
-    `seed` and the sample id so that a rerun sees the same frames).
+    and the assistant turns are the targets.
+
+    As the original: every annotated frame of an object is used, in the annotation's key order; a conversation
+    without a media marker is trained as text only (the media is not read); an image object keyed by any frame is
+    the image's mask. `num_mask_frames` (a departure from the original, for memory) caps the mask frames per
+    object (random, seeded by `seed` and the sample id so that a rerun sees the same frames).
     """
     sid = str(row["id"])
     where = f"training sample {sid}"
@@ -128,7 +155,6 @@ def prepare_example(
     media = resolve_media(row.get("video") if kind == "video" else row.get("image"), media_root)
     turns = _turns(row["conversations"], where)
     holder = _move_media_marker(turns, kind, where)
-    marker = {"video": VIDEO_TOKEN, "image": IMAGE_TOKEN}.get(kind)
     objects = _objects(row.get("annotation"), where)
     num_regions = sum(t["content"].count(REGION_TOKEN) for t in turns)
     if num_regions != len(objects):
@@ -136,6 +162,21 @@ def prepare_example(
             f"{where}: the conversation holds {num_regions} {REGION_TOKEN} marker(s) but the annotation has "
             f"{len(objects)} object(s)."
         )
+    if kind is not None and holder is None:
+        # The original inserts no media where the conversation has no marker: it trains on the text alone.
+        if plain:
+            raise ValueError(f"{where}: the plain (stage 1) format needs the {kind} marker in the question.")
+        if objects:
+            raise ValueError(
+                f"{where}: {REGION_TOKEN} markers but no <{kind}> marker in the conversation; the original would "
+                f"train on the text alone with a bare {REGION_TOKEN} token. Add the <{kind}> marker."
+            )
+        kind, media = None, None
+    if plain and holder not in (None, 0):
+        raise ValueError(f"{where}: the plain (stage 1) format needs the {kind} marker in the question.")
+    if kind == "image":
+        objects = image_objects(objects, where)
+    marker = {"video": VIDEO_TOKEN, "image": IMAGE_TOKEN}.get(kind)
     rng = random.Random(zlib.crc32(f"{seed}:{sid}".encode()))
     objects = [sample_mask_frames(obj, num_mask_frames, rng) for obj in objects]
     if plain:

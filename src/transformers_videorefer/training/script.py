@@ -47,7 +47,20 @@ class VideoReferTrainArguments(ModelConfig):
     pretrained_connector: str | None = field(default=None, metadata={"help": "Stage-1 mm_projector.bin, for parts."})
     media_root: str | None = field(default=None, metadata={"help": "Folder relative media paths start from."})
     num_frames: int | None = field(default=None, metadata={"help": "Frames per video (default: the model's)."})
-    num_mask_frames: int | None = field(default=2, metadata={"help": "At most this many mask frames per object."})
+    num_mask_frames: int | None = field(
+        default=None,
+        metadata={
+            "help": "At most this many mask frames per object (a departure from the original, which uses every "
+            "annotated frame; default: every frame)."
+        },
+    )
+    truncate_after_expansion: bool = field(
+        default=False,
+        metadata={
+            "help": "Cut the EXPANDED sequence at max_length (a departure from the original, which cuts the ids at "
+            "max_length before the media and region markers are expanded; default: as the original)."
+        },
+    )
     projector_lr: float | None = field(default=None, metadata={"help": "Learning rate of connector + region encoder."})
     skip_invalid: bool = field(default=False, metadata={"help": "Skip unusable samples (logged) instead of failing."})
     dtype: str | None = field(
@@ -140,6 +153,7 @@ def run(args: VideoReferTrainArguments, training_args: SFTConfig) -> None:
         num_mask_frames=args.num_mask_frames,
         num_frames=args.num_frames,
         max_length=training_args.max_length,
+        truncate_after_expansion=args.truncate_after_expansion,
         skip_invalid=args.skip_invalid,
         seed=training_args.seed,
     )
