@@ -541,3 +541,22 @@ def test_masks_module_loads_standalone():
     spec.loader.exec_module(module)
     assert module.decode_segmentation(None, (2, 3)).shape == (2, 3)
     assert module.compressed_rle_counts("0") == [0]
+
+
+@pytest.mark.parametrize(
+    "polygon",
+    [
+        [2, 2, 6, 6, 10, 10],  # collinear
+        [3, 3, 3, 3, 3, 3, 3, 3],  # one point repeated
+        [25, 2, 30, 2, 30, 8],  # wholly outside the clip (to its right)
+    ],
+    ids=["collinear", "point", "outside"],
+)
+def test_polygon_that_covers_no_pixel_is_refused(polygon):
+    with pytest.raises(ValueError, match=r"object 0, frame 3: the polygon\(s\) cover no pixel of the 20x16 clip"):
+        masks_videorefer.decode_segmentation([polygon], (16, 20), "object 0, frame 3")
+
+
+def test_thin_but_real_polygon_is_accepted():
+    mask = masks_videorefer.decode_segmentation([[2, 2, 12, 2, 12, 3, 2, 3]], (16, 20), "object 0")
+    assert mask.sum() > 0 and mask[2, 5] == 1

@@ -1,6 +1,7 @@
 """Media for VideoReferProcessor: every way of giving a video or an image, uniform frame sampling, frames per call,
 and the errors for unreadable media."""
 
+import os
 import numpy as np
 import pytest
 import torch
@@ -326,3 +327,88 @@ def test_error_bad_video_values(processor, video, error, pattern):
 def test_error_bad_image_values(processor, image, error, pattern):
     with pytest.raises(error, match=pattern):
         processor(text=IMAGE_PROMPT, images=[image])
+
+
+# ------------------------------------------------------------------------------ unusual files (issue: fail clearly)
+def _write_png16(path, values):
+    from PIL import Image
+
+    Image.fromarray(np.asarray(values, dtype=np.uint16)).save(path)
+
+
+def test_sixteen_bit_grayscale_frames_are_scaled_not_clipped(tmp_path):
+    from transformers_videorefer.inputs.media import open_clip
+
+    values = np.array([[0, 257, 32896], [40000, 65535, 1000]], dtype=np.uint16)
+    for index in range(3):
+        _write_png16(tmp_path / f"{index:05d}.png", values)
+    frames = open_clip(str(tmp_path)).get_frames([0, 2])
+    expected = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+    for frame in frames:
+        assert frame.dtype == np.uint8 and frame.shape == (2, 3, 3)
+        for channel in range(3):
+            np.testing.assert_array_equal(frame[..., channel], expected)
+
+
+def test_sixteen_bit_image_is_scaled(tmp_path):
+    from transformers_videorefer.inputs.media import load_image
+
+    _write_png16(tmp_path / "deep.png", [[65535, 0], [25700, 257]])
+    np.testing.assert_array_equal(load_image(str(tmp_path / "deep.png"))[..., 1], [[255, 0], [100, 1]])
+
+
+@pytest.mark.timeout(30)
+def test_fifo_in_a_frame_folder_is_refused_without_hanging(tmp_path):
+    from PIL import Image
+
+    from transformers_videorefer.inputs.media import open_clip
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "00000.png")
+    os.mkfifo(tmp_path / "00001.png")
+    clip = open_clip(str(tmp_path))
+    with pytest.raises(ValueError, match=r"00001.png' is not a regular file \(a FIFO, socket or device\?\)"):
+        clip.get_frames([1])
+
+
+@pytest.mark.timeout(30)
+def test_fifo_named_gif_or_video_is_refused_without_hanging(tmp_path):
+    from transformers_videorefer.inputs.media import load_image, open_clip
+
+    for name in ("clip.gif", "clip.mp4", "photo.png"):
+        os.mkfifo(tmp_path / name)
+    with pytest.raises(ValueError, match="The gif .*clip.gif' is not a regular file"):
+        open_clip(str(tmp_path / "clip.gif"))
+    with pytest.raises(ValueError, match="The video file .*clip.mp4' is not a regular file"):
+        open_clip(str(tmp_path / "clip.mp4"))
+    with pytest.raises(ValueError, match="The image .*photo.png' is not a regular file"):
+        load_image(str(tmp_path / "photo.png"))
+
+
+def test_decompression_bomb_is_a_clear_error(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from transformers_videorefer.inputs.media import load_image, open_clip
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
+    (tmp_path / "frames").mkdir()
+    Image.new("RGB", (64, 64)).save(tmp_path / "frames" / "00000.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # PIL refuses images over twice this many pixels
+    with pytest.raises(ValueError, match=r"big.png' is larger than PIL's decompression-bomb limit \(100 pixels\)"):
+        load_image(str(tmp_path / "big.png"))
+    with pytest.raises(ValueError, match="decompression-bomb limit"):
+        open_clip(str(tmp_path / "frames"))
+
+
+def test_list_of_frame_files_is_read_lazily_and_in_order(tmp_path):
+    from PIL import Image
+
+    from transformers_videorefer.inputs.media import open_clip
+
+    paths = []
+    for value in (30, 10, 20):
+        path = tmp_path / f"v{value}.png"
+        Image.new("RGB", (3, 2), (value, value, value)).save(path)
+        paths.append(str(path))
+    clip = open_clip(paths)
+    assert (clip.num_frames, clip.height, clip.width) == (3, 2, 3)
+    assert [int(frame[0, 0, 0]) for frame in clip.get_frames([2, 0, 1])] == [20, 30, 10]

@@ -134,7 +134,13 @@ def _decode_polygons(polygons: list, size: tuple[int, int], where: str) -> np.nd
         raise ValueError(f"{where}: an empty list is not a segmentation (give polygons, an RLE or a mask array).")
     height, width = size
     encoded = mask_utils.merge(mask_utils.frPyObjects(cleaned, height, width))
-    return mask_utils.decode(encoded).astype(np.uint8)
+    mask = mask_utils.decode(encoded).astype(np.uint8)
+    if not mask.any():
+        raise ValueError(
+            f"{where}: the polygon(s) cover no pixel of the {width}x{height} clip (collinear points, zero area, or "
+            "outside the clip); a polygon must enclose the object."
+        )
+    return mask
 
 
 def box_to_mask(box: Any, size: tuple[int, int], where: str = "box") -> np.ndarray:

@@ -6,6 +6,7 @@ for frame 12 are read from frame 12 whatever frames are sampled for the model.
 """
 
 import os
+import stat
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,46 @@ import numpy as np
 
 FRAME_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 GIF_EXTENSIONS = (".gif",)
+# PIL modes of 16-bit (and 32-bit integer / float) single-channel images: scaled to 8 bits, not clipped
+_WIDE_GRAYSCALE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def check_regular_file(path: str, what: str) -> None:
+    """Refuse what is not a regular file (a FIFO or a device would block the reader forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"No such {what}: {path!r}") from error
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"The {what} {path!r} is not a regular file (a FIFO, socket or device?); give an image file.")
+
+
+def pil_to_rgb_array(image: Any) -> np.ndarray:
+    """An (H, W, 3) uint8 array of a PIL image; 16-bit grayscale is scaled to 8 bits (65535 -> 255), not clipped."""
+    if image.mode in _WIDE_GRAYSCALE_MODES:
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode != "F" and values.size and values.max() > 255:
+            values = values / 257.0  # 16-bit range -> 8-bit range
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=-1))
+    return np.asarray(image.convert("RGB"))
+
+
+def read_image_file(path: str, what: str = "image") -> np.ndarray:
+    """An image file as an (H, W, 3) uint8 array, with one clear ValueError for every way it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    check_regular_file(path, what)
+    try:
+        with Image.open(path) as image:
+            return pil_to_rgb_array(image)
+    except Image.DecompressionBombError as error:
+        raise ValueError(
+            f"The {what} {path!r} is larger than PIL's decompression-bomb limit ({Image.MAX_IMAGE_PIXELS} pixels); "
+            "resize it, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from error
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"Cannot read the {what} {path!r}: {error}") from error
 
 
 def sample_frame_indices(num_clip_frames: int, num_frames: int) -> list[int]:
@@ -38,7 +79,7 @@ def _to_rgb_array(frame: Any, where: str) -> np.ndarray:
     from PIL import Image
 
     if isinstance(frame, Image.Image):
-        return np.asarray(frame.convert("RGB"))
+        return pil_to_rgb_array(frame)
     if hasattr(frame, "detach") and hasattr(frame, "cpu"):
         frame = frame.detach().cpu().numpy()
     if not isinstance(frame, np.ndarray):
@@ -112,7 +153,24 @@ class ArrayClip(Clip):
         return [_to_rgb_array(self._frames[i], f"frame {i} of {self.source}") for i in indices]
 
 
-class FolderClip(Clip):
+class ImageFilesClip(Clip):
+    """Frames stored as image files, in the order given (read on demand)."""
+
+    def __init__(self, paths: Sequence[str], source: str):
+        if not paths:
+            raise ValueError(f"{source} holds no frames.")
+        self._paths = list(paths)
+        first = self._open(0)
+        super().__init__(len(self._paths), first.shape[0], first.shape[1], source)
+
+    def _open(self, index: int) -> np.ndarray:
+        return read_image_file(self._paths[index], "frame image")
+
+    def _read(self, indices: list[int]) -> list[np.ndarray]:
+        return [self._open(i) for i in indices]
+
+
+class FolderClip(ImageFilesClip):
     """A folder of frame images, ordered by file name."""
 
     def __init__(self, folder: str):
@@ -126,22 +184,7 @@ class FolderClip(Clip):
                 f"The frame folder {folder!r} holds no frame images (expected files ending in "
                 f"{', '.join(FRAME_FILE_EXTENSIONS)})."
             )
-        self._paths = [os.path.join(folder, name) for name in files]
-        first = self._open(0)
-        super().__init__(len(files), first.shape[0], first.shape[1], f"the frame folder {folder!r}")
-
-    def _open(self, index: int) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
-
-        path = self._paths[index]
-        try:
-            with Image.open(path) as image:
-                return np.asarray(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as error:
-            raise ValueError(f"Cannot read the frame image {path!r}: {error}") from error
-
-    def _read(self, indices: list[int]) -> list[np.ndarray]:
-        return [self._open(i) for i in indices]
+        super().__init__([os.path.join(folder, name) for name in files], f"the frame folder {folder!r}")
 
 
 class GifClip(Clip):
@@ -150,9 +193,12 @@ class GifClip(Clip):
     def __init__(self, path: str):
         from PIL import Image, ImageSequence, UnidentifiedImageError
 
+        check_regular_file(path, "gif")
         try:
             with Image.open(path) as image:
-                self._frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+                self._frames = [pil_to_rgb_array(frame) for frame in ImageSequence.Iterator(image)]
+        except Image.DecompressionBombError as error:
+            raise ValueError(f"The gif {path!r} is larger than PIL's decompression-bomb limit: {error}") from error
         except (UnidentifiedImageError, OSError) as error:
             raise ValueError(f"Cannot read the gif {path!r}: {error}") from error
         if not self._frames:
@@ -169,6 +215,7 @@ class VideoFileClip(Clip):
     def __init__(self, path: str):
         import decord
 
+        check_regular_file(path, "video file")
         if os.path.getsize(path) == 0:
             raise ValueError(f"The video file {path!r} is empty.")
         try:
@@ -214,9 +261,7 @@ def open_clip(media: Any) -> Clip:
             missing = [p for p in media if not os.path.isfile(os.fspath(p))]
             if missing:
                 raise FileNotFoundError(f"No such frame file(s): {missing[:5]}")
-            from PIL import Image
-
-            return ArrayClip([Image.open(os.fspath(p)) for p in media], "the list of frame files")
+            return ImageFilesClip([os.fspath(p) for p in media], "the list of frame files")
         return ArrayClip(media)
     raise TypeError(
         "A video must be a path (video file, gif or frame folder), a list of frames (PIL images or arrays) or a "
@@ -228,13 +273,7 @@ def load_image(media: Any) -> np.ndarray:
     """An image as an (H, W, 3) uint8 array, from a path, a PIL image, an array or a tensor."""
     if isinstance(media, (str, os.PathLike)):
         path = os.fspath(media)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise FileNotFoundError(f"No such image file: {path!r}")
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as image:
-                return np.asarray(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as error:
-            raise ValueError(f"Cannot read the image {path!r}: {error}") from error
+        return read_image_file(path, "image")
     return _to_rgb_array(media, "the image")
