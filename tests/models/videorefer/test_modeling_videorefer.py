@@ -465,3 +465,17 @@ def test_get_placeholder_mask_checks_counts(tiny):
         tiny.model.get_placeholder_mask(ids, embeds, video_features=torch.zeros(1, hidden))
     with pytest.raises(ValueError, match=r"needs input_ids"):
         tiny.model.get_placeholder_mask(None, embeds)
+
+
+def test_prompt_longer_than_the_language_models_positions_is_refused():
+    from helpers import TINY_TEXT_CONFIG
+
+    model = tiny_model(text_config={**TINY_TEXT_CONFIG, "max_position_embeddings": 24})
+    with pytest.raises(ValueError, match=r"The prompt is 25 tokens .* at most 24 positions \(text_config.max_position_embeddings\)"):
+        model(input_ids=torch.ones(1, 25, dtype=torch.long))
+    with pytest.raises(ValueError, match="The prompt is 30 tokens"):
+        model(inputs_embeds=torch.zeros(2, 30, 32))
+    assert model(input_ids=torch.ones(1, 24, dtype=torch.long)).logits.shape == (1, 24, 100)
+    # decoding steps after a prompt that fits are the caller's choice (max_new_tokens), not refused
+    out = model.generate(input_ids=torch.ones(1, 22, dtype=torch.long), max_new_tokens=4, do_sample=False)
+    assert out.shape == (1, 26)

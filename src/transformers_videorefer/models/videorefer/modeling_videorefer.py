@@ -280,6 +280,18 @@ class VideoReferModel(VideoReferPreTrainedModel):
                 )
         return tuple(mask.unsqueeze(-1).to(inputs_embeds.device) for mask in masks)
 
+    def _check_prompt_length(self, length: int, cache: Cache | None) -> None:
+        """A prompt (the first forward, with an empty cache) longer than the language model's positions is refused:
+        Qwen2 would run past `max_position_embeddings` without complaint and answer from positions it never saw."""
+        limit = getattr(self.config.text_config, "max_position_embeddings", None)
+        if limit is None or (cache is not None and cache.get_seq_length() > 0) or length <= limit:
+            return
+        raise ValueError(
+            f"The prompt is {length} tokens (visual and region placeholders included) but the language model "
+            f"handles at most {limit} positions (text_config.max_position_embeddings): use fewer frames "
+            "(num_frames), a shorter text, or fewer objects."
+        )
+
     @can_return_tuple
     def forward(
         self,
@@ -320,6 +332,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
             cache = kwargs.pop("past_key_values")
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        self._check_prompt_length((input_ids if input_ids is not None else inputs_embeds).shape[1], cache)
         if input_ids is None:
             if any(v is not None for v in (pixel_values, pixel_values_videos, region_pixel_values)):
                 raise ValueError("Visual inputs need input_ids, to find the placeholders they replace.")
