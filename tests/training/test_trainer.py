@@ -188,3 +188,32 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(golden_checkpoin
     resumed.train(resume_from_checkpoint=str(checkpoint))
     for (name, a), (_, b) in zip(full.model.named_parameters(), resumed.model.named_parameters()):
         torch.testing.assert_close(a, b, atol=0, rtol=0, msg=f"{name} differs after resuming")
+
+
+def test_skip_invalid_goes_on_past_a_batch_of_only_invalid_samples(golden_checkpoint, tmp_path):
+    """docs/training.md promises that `skip_invalid` skips bad samples: a batch made only of them trains nothing
+    (zero loss, weights unchanged by it, no NaN) and training reaches max_steps."""
+    records = samples()
+    for record in records[:2]:
+        record["video"] = "no_such_clip"  # the first batch (batch size 2, no shuffling) is all invalid
+    root = tmp_path / "data"
+    write_dataset(root, records, "train.json")
+    model, processor = _model_and_processor(golden_checkpoint)
+    collator = VideoReferDataCollator(processor, media_root=str(root), skip_invalid=True)
+    args = _args(tmp_path, max_steps=2, learning_rate=1e-2, optim="sgd", train_sampling_strategy="sequential")
+    trainer = build_trainer(model, processor, load_videorefer_dataset(root / "train.json"), args, get_stage("3"), collator)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    losses = []
+
+    class Losses(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append(logs["loss"])
+
+    trainer.add_callback(Losses)
+    trainer.train()
+    assert trainer.state.global_step == 2
+    assert losses[0] == 0.0 and losses[1] > 0.0  # the skipped batch trains nothing; the next one trains
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert any(not torch.equal(p.detach(), before[name]) for name, p in model.named_parameters())
+    assert sorted(collator.skipped_ids) == sorted(str(r["id"]) for r in records[:2])

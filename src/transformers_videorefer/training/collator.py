@@ -221,14 +221,23 @@ class VideoReferDataCollator:
                 except SAMPLE_ERRORS as error:
                     self._reject(example.sample_id, error)
             batch = self._encode_checked(valid) if valid else None
-        if batch is None:
-            raise ValueError(
-                f"Every sample of this batch is invalid (ids {self.skipped_ids[-len(rows):]}); run `videorefer data "
-                "check` on the data file to list the defects."
-            )
+        if batch is None:  # only with skip_invalid (else the first defect raised): a batch that trains nothing
+            batch = self.nothing_to_learn_batch()
         if self.truncate_after_expansion and self.max_length is not None and batch["input_ids"].shape[1] > self.max_length:
             for key in ("input_ids", "attention_mask", "labels"):
                 batch[key] = batch[key][:, : self.max_length]
+        return batch
+
+    def nothing_to_learn_batch(self) -> BatchFeature:
+        """A one-token, text-only batch whose labels are all -100, for a batch whose every sample was skipped.
+
+        Training goes on (each process still runs its step, so distributed runs stay in step); the trainer gives
+        such a batch a zero loss (`VideoReferSFTTrainer.compute_loss`), so it changes no weight.
+        """
+        tokenizer = self.processor.tokenizer
+        token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.pad_token
+        batch = self.processor(text=[token or "\n"])
+        batch["labels"] = torch.full_like(batch["input_ids"], IGNORE_INDEX)
         return batch
 
     def _reject(self, sid: str, error: Exception) -> None:

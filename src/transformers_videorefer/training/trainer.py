@@ -9,7 +9,7 @@ import torch
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from ..models.videorefer.processing_videorefer import VideoReferProcessor
+from ..models.videorefer.processing_videorefer import IGNORE_INDEX, VideoReferProcessor
 from .collator import VideoReferDataCollator
 from .stages import Stage, apply_stage, is_multimodal_parameter
 
@@ -45,6 +45,17 @@ class VideoReferSFTTrainer(SFTTrainer):
             if torch.cuda.is_available():
                 logs["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
         super().log(logs, start_time)
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch=None):
+        """`SFTTrainer.compute_loss`, except for a batch with no supervised token (every sample skipped as invalid,
+        or the answers cut away): its loss is a zero that still flows through the model, so that every process
+        runs the same backward and no 0/0 turns the weights into NaN."""
+        labels = inputs.get("labels")
+        if labels is not None and not bool((labels != IGNORE_INDEX).any()):
+            outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
+            loss = outputs.logits.float().sum() * 0.0
+            return (loss, outputs) if return_outputs else loss
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.projector_lr is None or self.optimizer is not None:
