@@ -15,7 +15,7 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    package_data={"transformers_videorefer": ["chat_template.jinja"]},
+    package_data={"transformers_videorefer.models.videorefer": ["chat_template.jinja"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",
@@ -38,7 +38,8 @@ setup(
         "test": ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "playwright>=1.40"],
         "flash": ["flash-attn>=2.6"],
         "deepspeed": ["deepspeed>=0.16"],
-        "demo": ["gradio>=5"],
+        "demo": ["gradio>=5", "av>=12"],
+        "video": ["av>=12"],  # PyAV: `videorefer overlay ... --out clip.mp4`
     },
     entry_points={"console_scripts": ["videorefer=transformers_videorefer.cli:main"]},
 )

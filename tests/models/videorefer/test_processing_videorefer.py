@@ -351,3 +351,28 @@ def test_error_masks_and_boxes_together(processor, small_clip):
 def test_error_bad_call_arguments(processor, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         processor(**kwargs)
+
+
+# ------------------------------------------------------------------------------------ composition (additions)
+def test_default_chat_template_is_the_packaged_file():
+    from importlib import resources
+
+    from transformers_videorefer.models.videorefer.processing_videorefer import DEFAULT_CHAT_TEMPLATE
+
+    packaged = resources.files("transformers_videorefer.models.videorefer").joinpath("chat_template.jinja").read_text()
+    assert DEFAULT_CHAT_TEMPLATE == packaged
+    assert DEFAULT_CHAT_TEMPLATE.startswith("{%- for message in messages -%}") and "{% generation %}" in DEFAULT_CHAT_TEMPLATE
+
+
+def test_pad_mode_region_frames_and_masks_are_padded(processor):
+    pad = VideoReferProcessor(image_processor=processor.image_processor, tokenizer=processor.tokenizer,
+                              num_frames=4, image_aspect_ratio="pad")
+    frames = [torch.full((20, 40, 3), 200, dtype=torch.uint8)] * 5
+    mask = torch.zeros(20, 40)
+    mask[:, :20] = 1
+    out = pad(text="<video>\n[<region>]", videos=[frames], masks=[[{2: mask}]])
+    assert pad.video_processor.do_pad is True
+    assert out["region_masks"].shape == (1, pad.grid_size, pad.grid_size)
+    # the 20x40 frame sits in rows 10..30 of a 40x40 canvas of the mean colour (0.5 -> 127 -> -0.0039 normalised)
+    assert out["pixel_values_videos"][0, 0, :, 0, 0].tolist() == pytest.approx([127 / 255 * 2 - 1] * 3)
+    assert out["region_masks"][0, 0].sum() == 0 and out["region_masks"][0, pad.grid_size // 2, 0] == 1

@@ -1,127 +1,44 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""VideoReferProcessor: media + object masks + text -> the inputs of `VideoReferForConditionalGeneration`."""
+"""VideoReferProcessor: media + object masks + text -> the inputs of `VideoReferForConditionalGeneration`.
+
+Composed like transformers' processors: the SigLIP image processor (PIL backend) for images and region frames,
+`VideoReferVideoProcessor` for videos, `VideoReferMaskProcessor` for the objects, and the tokenizer for the text,
+tokenized around the media marker as the original does.
+"""
 
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from transformers import AutoTokenizer, BatchFeature
 from transformers.configuration_utils import PreTrainedConfig
 from transformers.image_processing_utils import BaseImageProcessor
-from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import PROCESSOR_NAME, cached_file
+from transformers.video_processing_utils import VideoProcessorMixin
 
-from ...inputs.masks import box_to_mask, decode_segmentation, normalize_object
-from ...inputs.media import load_image, open_clip, sample_frame_indices
+from ...inputs.media import ArrayClip, load_image, open_clip
 from .configuration_videorefer import VideoReferConfig
-from .conversion_videorefer import KNOWN_VISION_PREPROCESSORS, is_legacy_config_dict, locate_vision_tower_folder
-from .modeling_videorefer_region import resize_masks_to_grid
+from .conversion_videorefer import is_legacy_config_dict
+from .image_processing_pil_videorefer import as_pil_image_processor, image_processor_for_vision_tower, preprocess_frames
+from .mask_processing_videorefer import VideoReferMaskProcessor, objects_per_sample
 from .token_layout_videorefer import num_visual_tokens
-
-# The prompt format of the original: Qwen2's chat format, the default system turn, and the media marker first in
-# the user turn followed by a newline. `{% generation %}` marks the assistant's turns (answer, <|im_end|> and the
-# newline after it), the tokens the original trains on.
-DEFAULT_CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if loop.first and message['role'] != 'system' -%}"
-    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
-    "{%- if message['content'] is string -%}"
-    "{%- set body = message['content'] -%}"
-    "{%- else -%}"
-    "{%- set ns = namespace(media='', text='') -%}"
-    "{%- for item in message['content'] -%}"
-    "{%- if item['type'] == 'video' -%}{%- set ns.media = ns.media + '<video>\\n' -%}"
-    "{%- elif item['type'] == 'image' -%}{%- set ns.media = ns.media + '<image>\\n' -%}"
-    "{%- elif item['type'] == 'text' -%}{%- set ns.text = ns.text + item['text'] -%}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- set body = ns.media + ns.text -%}"
-    "{%- endif -%}"
-    "{%- if message['role'] == 'assistant' -%}"
-    "{% generation %}{{ body + '<|im_end|>\\n' }}{% endgeneration %}"
-    "{%- else -%}"
-    "{{ body + '<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
-)
-
-def as_pil_image_processor(image_processor: BaseImageProcessor) -> SiglipImageProcessorPil:
-    """The same SigLIP preprocessing settings on the PIL backend (the backend the original used)."""
-    if isinstance(image_processor, SiglipImageProcessorPil):
-        return image_processor
-    settings = {
-        key: value
-        for key, value in image_processor.to_dict().items()
-        if not key.startswith("_") and key not in ("image_processor_type", "processor_class", "backend")
-    }
-    return SiglipImageProcessorPil(**settings)
-
-
-def image_processor_for_vision_tower(
-    tower: str | None, image_size: int, source: str | os.PathLike | None = None, **hub_kwargs: Any
-) -> SiglipImageProcessorPil:
-    """SigLIP preprocessing (PIL backend, as the original) of the vision tower `tower` names.
-
-    A known Hub name needs no download; a folder (absolute, or relative to `source`) is read when it has a
-    `preprocessor_config.json`; a folder inside the Hub repository `source`, or another Hub name, is fetched.
-    Otherwise SigLIP's defaults at `image_size` (bicubic resize, rescale 1/255, mean = std = 0.5).
-    """
-    if tower in KNOWN_VISION_PREPROCESSORS:
-        settings = dict(KNOWN_VISION_PREPROCESSORS[tower])
-        settings.pop("image_processor_type")
-        return SiglipImageProcessorPil(**settings)
-    if tower:
-        folder = locate_vision_tower_folder(tower, source)
-        source_is_hub_repo = source is not None and not os.path.isdir(str(source))
-        if folder is not None:
-            if os.path.isfile(os.path.join(folder, "preprocessor_config.json")):
-                return SiglipImageProcessorPil.from_pretrained(folder)
-        elif tower.startswith(("./", "../")):
-            if source_is_hub_repo:
-                subfolder = os.path.normpath(tower).replace(os.sep, "/")
-                return SiglipImageProcessorPil.from_pretrained(str(source), subfolder=subfolder, **hub_kwargs)
-        elif not os.path.isabs(tower):
-            return SiglipImageProcessorPil.from_pretrained(tower, **hub_kwargs)
-    return SiglipImageProcessorPil(
-        size={"height": image_size, "width": image_size}, resample=3, image_mean=[0.5] * 3, image_std=[0.5] * 3
-    )
-
+from .video_processing_videorefer import VideoReferVideoProcessor, as_media_list
 
 IGNORE_INDEX = -100
 REGION_TOKEN = "<region>"
 IMAGE_TOKEN = "<image>"
 VIDEO_TOKEN = "<video>"
-
-
-def _is_frame(value: Any) -> bool:
-    """Whether `value` is one frame (a PIL image or an (H, W, C) array / tensor) rather than a whole video."""
-    from PIL import Image
-
-    return isinstance(value, Image.Image) or (isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 3)
-
-
-def _expand2square(frame: np.ndarray, fill: tuple[int, int, int]) -> np.ndarray:
-    height, width = frame.shape[:2]
-    side = max(height, width)
-    canvas = np.empty((side, side, 3), dtype=np.uint8)
-    canvas[...] = np.asarray(fill, dtype=np.uint8)
-    top, left = (side - height) // 2, (side - width) // 2
-    canvas[top : top + height, left : left + width] = frame
-    return canvas
-
-
-def _pad_masks_to_square(masks: torch.Tensor) -> torch.Tensor:
-    height, width = masks.shape[-2:]
-    side = max(height, width)
-    left, top = (side - width) // 2, (side - height) // 2
-    return torch.nn.functional.pad(masks, (left, side - width - left, top, side - height - top))
+CHAT_TEMPLATE_FILE = Path(__file__).with_name("chat_template.jinja")
+# The prompt format of the original: Qwen2's chat format, the default system turn, and the media marker first in
+# the user turn followed by a newline; `{% generation %}` marks the assistant's turns, the tokens the original
+# trains on. None where this module runs as remote code without the file: the repository's chat_template.jinja
+# is used there.
+DEFAULT_CHAT_TEMPLATE = CHAT_TEMPLATE_FILE.read_text(encoding="utf-8") if CHAT_TEMPLATE_FILE.is_file() else None
+HUB_KWARGS = ("cache_dir", "token", "revision", "local_files_only", "force_download")
 
 
 class VideoReferProcessor(ProcessorMixin):
@@ -132,6 +49,8 @@ class VideoReferProcessor(ProcessorMixin):
     Args:
         image_processor ([`SiglipImageProcessorPil`]): SigLIP preprocessing (resize, rescale, normalise).
         tokenizer: the Qwen2 tokenizer with `<region>`.
+        video_processor ([`VideoReferVideoProcessor`], *optional*): frame sampling and preprocessing; by default
+            built from the image processor's settings.
         chat_template (`str`, *optional*): defaults to the original VideoRefer prompt format.
         num_frames (`int`, defaults to 16): frames sampled per video (overridable per call); an image counts as
             this many copies of itself.
@@ -156,6 +75,7 @@ class VideoReferProcessor(ProcessorMixin):
         self,
         image_processor=None,
         tokenizer=None,
+        video_processor=None,
         chat_template: str | None = None,
         num_frames: int = 16,
         image_token_id: int | None = None,
@@ -173,9 +93,7 @@ class VideoReferProcessor(ProcessorMixin):
             raise ValueError("VideoReferProcessor needs an image processor (SigLIP preprocessing).")
         if REGION_TOKEN not in tokenizer.get_vocab():
             tokenizer.add_tokens([REGION_TOKEN], special_tokens=True)
-        self.region_token = REGION_TOKEN
-        self.image_token = IMAGE_TOKEN
-        self.video_token = VIDEO_TOKEN
+        self.region_token, self.image_token, self.video_token = REGION_TOKEN, IMAGE_TOKEN, VIDEO_TOKEN
         self.region_token_id = tokenizer.convert_tokens_to_ids(REGION_TOKEN)
         self.image_token_id = self.region_token_id + 1 if image_token_id is None else int(image_token_id)
         self.video_token_id = self.region_token_id + 2 if video_token_id is None else int(video_token_id)
@@ -187,7 +105,26 @@ class VideoReferProcessor(ProcessorMixin):
         if image_aspect_ratio not in ("square", "pad"):
             raise ValueError(f"image_aspect_ratio must be 'square' or 'pad', got {image_aspect_ratio!r}.")
         self.image_aspect_ratio = image_aspect_ratio
-        super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE)
+        if video_processor is None:
+            video_processor = VideoReferVideoProcessor.from_image_processor(
+                image_processor, self.num_frames, do_pad=image_aspect_ratio == "pad"
+            )
+        super().__init__(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=video_processor,
+            chat_template=chat_template or DEFAULT_CHAT_TEMPLATE,
+        )
+        self.mask_processor = VideoReferMaskProcessor(self.grid_size, pad_to_square=image_aspect_ratio == "pad")
+
+    def check_argument_for_proper_class(self, argument_name: str, argument: Any) -> type:
+        """`ProcessorMixin`'s class check, but the video processor's done here: without torchvision, transformers'
+        top-level `VideoProcessorMixin` is a placeholder that its lookup cannot use."""
+        if argument_name != "video_processor":
+            return super().check_argument_for_proper_class(argument_name, argument)
+        if not isinstance(argument, VideoProcessorMixin):
+            raise TypeError(f"Received a {type(argument).__name__} for argument video_processor, but a VideoProcessorMixin was expected.")
+        return VideoProcessorMixin
 
     # Set by transformers-videorefer (`hub.remote_code`): writes this processor's code, whose shared input modules
     # transformers' own code copying cannot follow. None where the class was itself loaded as remote code.
@@ -215,9 +152,7 @@ class VideoReferProcessor(ProcessorMixin):
         (a known Hub name, a folder, or a Hub repository), the chat template from this package, and the token
         layout from the model config.
         """
-        hub_kwargs = {
-            k: kwargs[k] for k in ("cache_dir", "token", "revision", "local_files_only", "force_download") if k in kwargs
-        }
+        hub_kwargs = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
         processor_file = cached_file(
             pretrained_model_name_or_path,
             PROCESSOR_NAME,
@@ -234,10 +169,20 @@ class VideoReferProcessor(ProcessorMixin):
         """Load the parts of a saved processor, keeping the PIL SigLIP preprocessing of the original.
 
         (Where torchvision is installed, `AutoImageProcessor` would pick the torchvision backend, whose resize
-        differs by up to one uint8 step.)
+        differs by up to one uint8 step.) The video processor is built from its entry of `processor_config.json`
+        (no `AutoVideoProcessor`, no torchvision); processors saved without one get it from the image processor.
         """
-        args = super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
-        return [as_pil_image_processor(arg) if isinstance(arg, BaseImageProcessor) else arg for arg in args]
+        from transformers import AutoImageProcessor
+
+        subfolder = kwargs.pop("subfolder", "")
+        image_processor = AutoImageProcessor.from_pretrained(pretrained_model_name_or_path, subfolder=subfolder, **kwargs)
+        tokenizer = cls._load_tokenizer_from_pretrained("tokenizer", pretrained_model_name_or_path, subfolder=subfolder, **kwargs)
+        saved = (processor_dict or {}).get("video_processor")
+        video_processor = None
+        if isinstance(saved, Mapping):
+            settings = {k: v for k, v in saved.items() if k not in ("video_processor_type", "processor_class")}
+            video_processor = VideoReferVideoProcessor.from_dict(settings)
+        return [as_pil_image_processor(image_processor), tokenizer, video_processor]
 
     @classmethod
     def from_original_checkpoint(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "VideoReferProcessor":
@@ -283,20 +228,19 @@ class VideoReferProcessor(ProcessorMixin):
         return int(self.image_processor.size["height"]) // self.patch_size
 
     def num_video_tokens(self, num_frames: int) -> int:
+        """Visual tokens the connector makes of `num_frames` frames (an image counts as `self.num_frames`)."""
         return num_visual_tokens(self.projector_type, num_frames, self.grid_size, self.projector_downsample)
 
     @property
     def model_input_names(self) -> list[str]:
-        return [
-            "input_ids",
-            "attention_mask",
-            "pixel_values",
-            "pixel_values_videos",
-            "region_pixel_values",
-            "region_masks",
-            "region_mask_frame_index",
-            "region_masks_per_object",
-        ]
+        return ["input_ids", "attention_mask", "pixel_values", "pixel_values_videos", "region_pixel_values",
+                "region_masks", "region_mask_frame_index", "region_masks_per_object"]
+
+    def replace_media_token(self, marker: str, frames_per_video: int) -> list[int]:
+        """The placeholder ids that replace one media marker (`<image>` or `<video>`)."""
+        if marker == self.image_token:
+            return [self.image_token_id] * self.num_video_tokens(self.num_frames)
+        return [self.video_token_id] * self.num_video_tokens(frames_per_video)
 
     # -------------------------------------------------------------------------------------------- call
     def __call__(
@@ -345,38 +289,35 @@ class VideoReferProcessor(ProcessorMixin):
         frames_per_video = self.num_frames if num_frames is None else int(num_frames)
         if frames_per_video < 1:
             raise ValueError(f"num_frames must be at least 1, got {num_frames}.")
-        media_kinds = [self._media_kind(t, i) for i, t in enumerate(texts)]
-        images_in = self._as_media_list(images, "images", sum(kind == "image" for kind in media_kinds))
-        videos_in = self._as_media_list(videos, "videos", sum(kind == "video" for kind in media_kinds))
-        objects_in = self._objects_per_sample(masks, boxes, texts)
-
+        kinds = [self._media_kind(t, i) for i, t in enumerate(texts)]
+        media = {
+            "image": iter(as_media_list(images, "images", kinds.count("image"))),
+            "video": iter(as_media_list(videos, "videos", kinds.count("video"))),
+        }
+        objects_in = objects_per_sample(masks, boxes, texts, self.region_token)
         if target_spans is not None and len(target_spans) != len(texts):
             raise ValueError(f"target_spans must hold one list of spans per sample: {len(texts)} samples, got {len(target_spans)}.")
-        batch_ids, batch_targets, image_pixels, video_pixels = [], [], [], []
-        region_frames, region_masks, mask_frame_index, masks_per_object = [], [], [], []
-        image_iter, video_iter = iter(images_in), iter(videos_in)
-        for index, (prompt, kind, (objects, from_boxes)) in enumerate(zip(texts, media_kinds, objects_in)):
-            where = f"sample {index}"
-            media = next(image_iter) if kind == "image" else next(video_iter) if kind == "video" else None
-            frames, object_masks, mask_frames = self._load_sample(
-                media, kind, objects, from_boxes, frames_per_video, where
-            )
+        pad = self.image_aspect_ratio == "pad"
+        batch_ids, batch_targets, image_pixels, video_pixels, regions = [], [], [], [], []
+        for index, (prompt, kind, (objects, from_boxes)) in enumerate(zip(texts, kinds, objects_in)):
+            clip = None
             if kind == "image":
-                image_pixels.append(self._preprocess(frames))
+                image = load_image(next(media["image"]))
+                image_pixels.append(preprocess_frames(self.image_processor, [image], pad))
+                clip = ArrayClip([image], "the image")
             elif kind == "video":
-                video_pixels.append(self._preprocess(frames))
-            if object_masks:
-                offset = sum(len(f) for f in region_frames)
-                region_frames.append(mask_frames)
-                row_of_frame = {frame: row for row, frame in enumerate(sorted(mask_frames))}
-                for obj in object_masks:
-                    masks_per_object.append(len(obj))
-                    for frame_index, mask in obj.items():
-                        mask_frame_index.append(offset + row_of_frame[frame_index])
-                        region_masks.append(self._mask_at_grid(mask))
-            ids, targets = self._token_ids(
-                prompt, [len(obj) for obj in object_masks], frames_per_video, target_spans[index] if target_spans is not None else None
+                clip = open_clip(next(media["video"]))
+                video = self.video_processor(clip, num_frames=frames_per_video, do_pad=pad)
+                video_pixels.append(video["pixel_values_videos"][0])
+            elif objects:
+                raise ValueError(f"sample {index}: <region> markers need a video or an image (no <video>/<image> marker).")
+            sample_regions = None if clip is None else self.mask_processor.decode(
+                objects, clip, kind == "image", from_boxes, f"sample {index}"
             )
+            regions += [sample_regions] if sample_regions is not None else []
+            per_object = [len(obj) for obj in sample_regions.masks] if sample_regions is not None else []
+            spans = target_spans[index] if target_spans is not None else None
+            ids, targets = self._token_ids(prompt, per_object, frames_per_video, spans)
             batch_ids.append(ids)
             batch_targets.append(targets)
 
@@ -385,12 +326,10 @@ class VideoReferProcessor(ProcessorMixin):
             data["pixel_values"] = torch.cat(image_pixels)
         if video_pixels:
             data["pixel_values_videos"] = torch.stack(video_pixels)
-        if region_masks:
-            ordered = [sample_frames[frame] for sample_frames in region_frames for frame in sorted(sample_frames)]
-            data["region_pixel_values"] = self._preprocess(ordered)
-            data["region_masks"] = torch.stack(region_masks)
-            data["region_mask_frame_index"] = torch.tensor(mask_frame_index, dtype=torch.long)
-            data["region_masks_per_object"] = torch.tensor(masks_per_object, dtype=torch.long)
+        region_data, region_frames = self.mask_processor.collate(regions)
+        if region_data:
+            data["region_pixel_values"] = preprocess_frames(self.image_processor, region_frames, pad)
+            data.update(region_data)
         return BatchFeature(data=data, tensor_type="pt")
 
     # ------------------------------------------------------------------------------------ call helpers
@@ -411,108 +350,6 @@ class VideoReferProcessor(ProcessorMixin):
             )
         return "image" if num_images else "video" if num_videos else None
 
-    @staticmethod
-    def _as_media_list(media: Any, name: str, expected: int) -> list:
-        """The media as a list, one item per marker. A list of frames (PIL images or (H, W, 3) arrays) passed
-        as `videos` is one video; to pass several videos given as frame lists, wrap them in an outer list."""
-        if media is None:
-            items = []
-        elif name == "videos" and isinstance(media, (list, tuple)) and media and all(_is_frame(m) for m in media):
-            items = [media]
-        elif isinstance(media, (list, tuple)):
-            items = list(media)
-        else:
-            items = [media]
-        if len(items) != expected:
-            marker = IMAGE_TOKEN if name == "images" else VIDEO_TOKEN
-            raise ValueError(
-                f"Got {len(items)} {name} but the prompts hold {expected} {marker} marker(s): give one {name[:-1]} per "
-                f"{marker} marker (apply_chat_template writes the marker for a {{'type': '{name[:-1]}'}} entry)."
-            )
-        return items
-
-    def _objects_per_sample(self, masks: Any, boxes: Any, texts: list[str]) -> list[tuple[list, bool]]:
-        per_sample = []
-        for name, given in (("masks", masks), ("boxes", boxes)):
-            if given is None:
-                per_sample.append([None] * len(texts))
-                continue
-            if not isinstance(given, (list, tuple)):
-                raise TypeError(f"{name} must be a list (one list of objects per sample), got {type(given).__name__}.")
-            if len(texts) == 1 and given and not isinstance(given[0], (list, tuple)):
-                given = [given]  # a single sample's list of objects
-            if len(given) != len(texts):
-                raise ValueError(f"{name} must hold one list of objects per sample: {len(texts)} samples, got {len(given)}.")
-            per_sample.append(list(given))
-        result = []
-        for index, (prompt, sample_masks, sample_boxes) in enumerate(zip(texts, *per_sample)):
-            if sample_masks is not None and sample_boxes is not None:
-                raise ValueError(f"Sample {index}: give its objects as masks or as boxes, not both.")
-            objects = sample_boxes if sample_boxes is not None else sample_masks
-            objects = [] if objects is None else objects
-            if not isinstance(objects, (list, tuple)):
-                raise TypeError(f"Sample {index}: objects must be a list (one entry per <region>), got {type(objects).__name__}.")
-            num_regions = prompt.count(self.region_token)
-            if len(objects) != num_regions:
-                raise ValueError(
-                    f"Sample {index}: the prompt holds {num_regions} {self.region_token} marker(s) but "
-                    f"{len(objects)} object(s) were given; give exactly one object per marker, in order."
-                )
-            result.append((list(objects), sample_boxes is not None))
-        return result
-
-    def _load_sample(
-        self, media: Any, kind: str | None, objects: list, from_boxes: bool, frames_per_video: int, where: str
-    ) -> tuple[list[np.ndarray], list[dict[int, torch.Tensor]], dict[int, np.ndarray]]:
-        """Sampled frames, the objects' masks (frame -> mask at clip size) and the mask frames (frame -> pixels)."""
-        if kind is None:
-            if objects:
-                raise ValueError(f"{where}: <region> markers need a video or an image (no <video>/<image> marker).")
-            return [], [], {}
-        if kind == "image":
-            image = load_image(media)
-            sampled, num_clip_frames, size = [image], 1, image.shape[:2]
-            read = lambda indices: [image for _ in indices]  # noqa: E731
-        else:
-            clip = open_clip(media)
-            sampled = clip.get_frames(sample_frame_indices(clip.num_frames, frames_per_video))
-            num_clip_frames, size, read = clip.num_frames, (clip.height, clip.width), clip.get_frames
-        object_masks = []
-        for number, obj in enumerate(objects):
-            obj_where = f"{where}, object {number}"
-            frames = normalize_object(obj, kind == "image", obj_where)
-            decoded = {}
-            for frame_index, segmentation in frames.items():
-                if frame_index >= num_clip_frames:
-                    raise ValueError(
-                        f"{obj_where}: frame index {frame_index} is past the end of the clip, which has "
-                        f"{num_clip_frames} frame(s) (valid: 0 to {num_clip_frames - 1})."
-                    )
-                mask_where = f"{obj_where}, frame {frame_index}"
-                array = box_to_mask(segmentation, size, mask_where) if from_boxes else decode_segmentation(
-                    segmentation, size, mask_where
-                )
-                decoded[frame_index] = torch.from_numpy(np.asarray(array, dtype=np.float32))
-            object_masks.append(decoded)
-        needed = sorted({frame for obj in object_masks for frame in obj})
-        mask_frames = dict(zip(needed, read(needed))) if needed else {}
-        return sampled, object_masks, mask_frames
-
-    def _preprocess(self, frames: list[np.ndarray]) -> torch.Tensor:
-        from PIL import Image
-
-        if self.image_aspect_ratio == "pad":
-            fill = tuple(int(x * 255) for x in self.image_processor.image_mean)
-            frames = [_expand2square(frame, fill) for frame in frames]
-        pixels = self.image_processor([Image.fromarray(frame) for frame in frames], return_tensors="pt")["pixel_values"]
-        return pixels
-
-    def _mask_at_grid(self, mask: torch.Tensor) -> torch.Tensor:
-        mask = mask[None]
-        if self.image_aspect_ratio == "pad":
-            mask = _pad_masks_to_square(mask)
-        return resize_masks_to_grid(mask, self.grid_size)[0]
-
     def _token_ids(
         self,
         prompt: str,
@@ -531,9 +368,9 @@ class VideoReferProcessor(ProcessorMixin):
         position = 0
         for piece in re.split(f"({re.escape(self.image_token)}|{re.escape(self.video_token)})", prompt):
             if piece in (self.image_token, self.video_token):
-                count = self.num_video_tokens(self.num_frames if piece == self.image_token else frames_per_video)
-                ids += [self.image_token_id if piece == self.image_token else self.video_token_id] * count
-                is_target += [False] * count
+                placeholders = self.replace_media_token(piece, frames_per_video)
+                ids += placeholders
+                is_target += [False] * len(placeholders)
             elif piece:
                 encoded = self.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=bool(spans))
                 ids += encoded["input_ids"]
@@ -548,18 +385,15 @@ class VideoReferProcessor(ProcessorMixin):
         expanded_target: list[bool] = []
         objects = iter(masks_per_object)
         for token, target in zip(ids, is_target):
-            if token == self.region_token_id:
-                copies = min(next(objects), self.region_token_num)
-                expanded += [token] * copies
-                expanded_target += [False] * copies
-            else:
-                expanded.append(token)
-                expanded_target.append(target)
+            copies = min(next(objects), self.region_token_num) if token == self.region_token_id else 1
+            expanded += [token] * copies
+            expanded_target += [target and token != self.region_token_id] * copies
         return expanded, expanded_target
 
     def _pad(
         self, batch_ids: list[list[int]], padding_side: str, batch_targets: list[list[bool]] | None = None
     ) -> dict[str, torch.Tensor]:
+        """Pad to the longest row: `input_ids`, `attention_mask` (and `labels` with targets) `(batch, seq_len)`."""
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
             pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
@@ -575,8 +409,7 @@ class VideoReferProcessor(ProcessorMixin):
             input_ids[row, span] = row_ids
             attention_mask[row, span] = 1
             if batch_targets is not None:
-                targets = torch.tensor(batch_targets[row], dtype=torch.bool)
-                labels[row, span] = row_ids.masked_fill(~targets, IGNORE_INDEX)
+                labels[row, span] = row_ids.masked_fill(~torch.tensor(batch_targets[row], dtype=torch.bool), IGNORE_INDEX)
         data = {"input_ids": input_ids, "attention_mask": attention_mask}
         if batch_targets is not None:
             data["labels"] = labels
