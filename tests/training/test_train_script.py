@@ -165,7 +165,7 @@ def test_example_recipes_parse(recipe):
     assert args.num_mask_frames is None and args.truncate_after_expansion is False  # as the original trains
 
 
-def test_script_defaults_train_as_the_original_and_reach_the_collator(monkeypatch):
+def test_script_defaults_train_as_the_original_and_reach_the_collator(monkeypatch, tmp_path):
     """Every mask frame and truncation before expansion unless a recipe opts out (departures named in the docs)."""
     from transformers_videorefer.training import script
 
@@ -188,5 +188,5 @@ def test_script_defaults_train_as_the_original_and_reach_the_collator(monkeypatc
 
     args = script.VideoReferTrainArguments(data_path=["unused.json"], num_mask_frames=3, truncate_after_expansion=True)
     with pytest.raises(StopAfterCollator):
-        script.run(args, SFTConfig(output_dir="unused", use_cpu=True, bf16=False, report_to="none", max_length=77))
+        script.run(args, SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none", max_length=77))
     assert seen["num_mask_frames"] == 3 and seen["truncate_after_expansion"] is True and seen["max_length"] == 77

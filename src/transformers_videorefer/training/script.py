@@ -9,6 +9,8 @@ The YAML holds the fields of `VideoReferTrainArguments` below (which extends `tr
 """
 
 import logging
+import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -18,6 +20,12 @@ from trl import ModelConfig, SFTConfig, TrlParser
 
 from ..dtypes import DTYPES, resolve_dtype
 from ..hub.parts import build_from_parts
+from .checkpoints import (
+    OutputDirInUseError,
+    ResumeCheckpointError,
+    exclusive_output_dir,
+    resolve_resume_from_checkpoint,
+)
 from .collator import VideoReferDataCollator
 from .data import load_videorefer_dataset
 from .lora import language_model_lora_config
@@ -138,6 +146,15 @@ def peft_config_from_args(args: VideoReferTrainArguments, stage: Stage) -> LoraC
 
 
 def run(args: VideoReferTrainArguments, training_args: SFTConfig) -> None:
+    """Train one stage. The output folder is held for the whole run (a second run into it is refused before any
+    model is loaded), and `resume_from_checkpoint: true` resumes from the last COMPLETE checkpoint."""
+    holder = exclusive_output_dir(training_args.output_dir) if training_args.should_save else nullcontext()
+    with holder:
+        resume = resolve_resume_from_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+        _train(args, training_args, resume)
+
+
+def _train(args: VideoReferTrainArguments, training_args: SFTConfig, resume: str | None) -> None:
     stage = get_stage(args.stage)
     training_args.remove_unused_columns = False
     training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
@@ -159,7 +176,7 @@ def run(args: VideoReferTrainArguments, training_args: SFTConfig) -> None:
     )
     peft_config = peft_config_from_args(args, stage)
     trainer = build_trainer(model, processor, dataset, training_args, stage, collator, args.projector_lr, peft_config)
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resume)
     save_final_model(trainer, training_args.output_dir)
     if trainer.is_world_process_zero():
         processor.save_pretrained(training_args.output_dir)
@@ -179,7 +196,14 @@ def save_final_model(trainer, output_dir: str) -> None:
     trainer.save_model(output_dir)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """The training command; returns the exit status (2, with one line on stderr, for a busy output folder or a
+    checkpoint that cannot be resumed)."""
     parser = TrlParser((VideoReferTrainArguments, SFTConfig))
     args, training_args = parser.parse_args_and_config(argv)
-    run(args, training_args)
+    try:
+        run(args, training_args)
+    except (OutputDirInUseError, ResumeCheckpointError) as error:
+        sys.stderr.write(f"transformers_videorefer.train: {error}\n")
+        return 2
+    return 0
