@@ -219,9 +219,10 @@ def _frame_key(key: Any, where: str) -> int:
 
 
 def normalize_object(obj: Any, is_image: bool, where: str) -> dict[int, Any]:
-    """An object annotation as `{frame_index: segmentation}`, sorted by frame index.
+    """An object annotation as `{frame_index: segmentation}`, in the annotation's order.
 
-    For an image, a bare segmentation (not a dict of frames) is the mask on frame 0.
+    The order is kept as given (the original pools and merges an object's masks in its annotation's key order, which
+    can change the region tokens). For an image, a bare segmentation (not a dict of frames) is the mask on frame 0.
     """
     if isinstance(obj, Mapping) and obj and not ({"segmentation", "size", "counts"} & set(obj)):
         frames = {}
@@ -244,4 +245,4 @@ def normalize_object(obj: Any, is_image: bool, where: str) -> dict[int, Any]:
             raise ValueError(f"{where}: frame index {index} is negative; frame indices count from 0.")
         if is_image and index != 0:
             raise ValueError(f"{where}: an image has a single frame, 0; got a mask for frame {index}.")
-    return dict(sorted(frames.items()))
+    return frames

@@ -140,27 +140,6 @@ class VideoReferDataCollator:
             target_spans=[e.target_spans for e in examples],
         )
 
-    @staticmethod
-    def restore_frame_order(batch: BatchFeature, examples: list[PreparedExample]) -> None:
-        """Put each object's masks back in the order its annotation gives them (the processor lays them out by frame
-        index); the model pools and merges an object's masks in this order, as the original does."""
-        if "region_masks" not in batch:
-            return
-        order: list[int] = []
-        row = 0
-        for example in examples:
-            for obj in example.objects:
-                frames = list(obj)
-                by_index = sorted(frames)
-                order += [row + by_index.index(frame) for frame in frames]
-                row += len(frames)
-        if row != batch["region_masks"].shape[0]:
-            raise RuntimeError(f"the processor returned {batch['region_masks'].shape[0]} masks for {row} annotated frames.")
-        if order != list(range(row)):
-            order_tensor = torch.tensor(order, dtype=torch.long)
-            batch["region_masks"] = batch["region_masks"][order_tensor]
-            batch["region_mask_frame_index"] = batch["region_mask_frame_index"][order_tensor]
-
     def drop_trailing_tokens(self, batch: BatchFeature, examples: list[PreparedExample]) -> None:
         """Remove each sample's `trailing_tokens_to_drop` last tokens (right padding) and trim the padding."""
         drops = [e.trailing_tokens_to_drop for e in examples]
@@ -195,7 +174,6 @@ class VideoReferDataCollator:
 
     def _encode_checked(self, examples: list[PreparedExample]) -> BatchFeature:
         batch = self._encode(examples)
-        self.restore_frame_order(batch, examples)
         if self.truncate_after_expansion:
             self._check_length(batch, examples)
         else:

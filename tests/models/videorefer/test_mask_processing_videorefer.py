@@ -33,10 +33,10 @@ def _at_grid(mask: np.ndarray) -> torch.Tensor:
     return resize_masks_to_grid(torch.from_numpy(mask.astype(np.float32))[None], GRID)[0]
 
 
-def test_multi_object_multi_frame_unsorted_keys():
+def test_multi_object_multi_frame_unsorted_keys_keep_their_order():
     a7, a2, b5 = _mask(0, 0, 10, 12), _mask(10, 12, 20, 24), _mask(5, 0, 15, 24)
     regions = VideoReferMaskProcessor(GRID).decode([{7: a7, 2: a2}, {"5": b5}], _clip(), False, False, "sample 0")
-    assert [list(obj) for obj in regions.masks] == [[2, 7], [5]]  # each object's frames in increasing order
+    assert [list(obj) for obj in regions.masks] == [[7, 2], [5]]  # each object's frames in the annotation's order
     assert torch.equal(regions.masks[0][2], _at_grid(a2)) and torch.equal(regions.masks[0][7], _at_grid(a7))
     assert torch.equal(regions.masks[1][5], _at_grid(b5))
     assert list(regions.frames) == [2, 5, 7]
@@ -45,9 +45,9 @@ def test_multi_object_multi_frame_unsorted_keys():
     data, frames = VideoReferMaskProcessor.collate([regions])
     assert [int(frame[0, 0, 0]) for frame in frames] == [2, 5, 7]
     assert data["region_masks_per_object"].tolist() == [2, 1]
-    assert data["region_mask_frame_index"].tolist() == [0, 2, 1]  # frames 2, 7 of object 0, frame 5 of object 1
+    assert data["region_mask_frame_index"].tolist() == [2, 0, 1]  # frames 7, 2 of object 0, frame 5 of object 1
     assert data["region_masks"].shape == (3, GRID, GRID)
-    assert torch.equal(data["region_masks"], torch.stack([_at_grid(a2), _at_grid(a7), _at_grid(b5)]))
+    assert torch.equal(data["region_masks"], torch.stack([_at_grid(a7), _at_grid(a2), _at_grid(b5)]))
 
 
 def test_collate_offsets_frames_sample_by_sample():
@@ -56,7 +56,7 @@ def test_collate_offsets_frames_sample_by_sample():
     second = processor.decode([{4: _mask(2, 2, 8, 8)}], _clip(6), False, False, "s1")
     data, frames = VideoReferMaskProcessor.collate([first, second])
     assert [int(frame[0, 0, 0]) for frame in frames] == [1, 3, 4]
-    assert data["region_mask_frame_index"].tolist() == [1, 0, 1, 2]
+    assert data["region_mask_frame_index"].tolist() == [1, 1, 0, 2]  # object 1: frame 3, then frame 1
     assert data["region_masks_per_object"].tolist() == [1, 2, 1]
     assert VideoReferMaskProcessor.collate([]) == ({}, [])
 

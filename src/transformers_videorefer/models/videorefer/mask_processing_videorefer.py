@@ -25,7 +25,8 @@ class SampleRegions:
     """The objects of one sample.
 
     Attributes:
-        masks: per object, `{frame_index: (grid, grid) float32 0/1 mask}` in increasing frame order.
+        masks: per object, `{frame_index: (grid, grid) float32 0/1 mask}` in the annotation's order (the order
+            the model pools and merges them in, as the original).
         frames: `{frame_index: (height, width, 3) uint8 frame}` for every frame a mask lies on, in increasing order.
     """
 
