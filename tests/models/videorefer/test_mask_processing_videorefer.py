@@ -120,3 +120,28 @@ def test_golden_region_inputs(processor, golden_dir, name):
     assert data["region_mask_frame_index"].tolist() == [i for indices in expected["ann_indices"] for i in indices]
     assert torch.equal(data["region_masks"], resize_masks_to_grid(expected["masks"], processor.grid_size))
     assert len(frames) == expected["region_frame_pixel_values"].shape[0]
+
+
+def test_mask_that_vanishes_at_the_grid_warns_with_its_place_or_keeps_its_best_patch():
+    from transformers_videorefer.models.videorefer.mask_processing_videorefer import VanishedMaskWarning
+
+    tiny = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+    tiny[3:5, 3:5] = 1  # 4 pixels between the grid's sample points (rows 2, 7, 12, 17)
+    processor = VideoReferMaskProcessor(GRID)
+    with pytest.warns(VanishedMaskWarning, match=r"sample 2, object 1, frame 3: the mask covers 4 pixel\(s\) of the "
+                      rf"clip but no patch of the {GRID}x{GRID} vision grid"):
+        regions = processor.decode([{0: _mask(0, 0, 10, 12)}, {3: tiny}], _clip(), False, False, "sample 2")
+    assert not bool(regions.masks[1][3].any())  # as the original: the region token carries no object
+    kept = processor.decode([{3: tiny}], _clip(), False, False, "sample 2", keep_vanished=True)
+    expected = torch.zeros(GRID, GRID)
+    expected[0, 0] = 1.0  # the patch the mask covers most
+    assert torch.equal(kept.masks[0][3], expected)
+
+
+def test_empty_mask_does_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        regions = VideoReferMaskProcessor(GRID).decode([{0: np.zeros((HEIGHT, WIDTH))}], _clip(), False, False, "s")
+    assert not bool(regions.masks[0][0].any())

@@ -1,6 +1,7 @@
 """VideoReferProcessor: golden parity (prompt, ids, pixels, greedy ids), batching, save/reload, chat template,
 and the errors about markers and media counts."""
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -376,3 +377,25 @@ def test_pad_mode_region_frames_and_masks_are_padded(processor):
     # the 20x40 frame sits in rows 10..30 of a 40x40 canvas of the mean colour (0.5 -> 127 -> -0.0039 normalised)
     assert out["pixel_values_videos"][0, 0, :, 0, 0].tolist() == pytest.approx([127 / 255 * 2 - 1] * 3)
     assert out["region_masks"][0, 0].sum() == 0 and out["region_masks"][0, pad.grid_size // 2, 0] == 1
+
+
+def test_vanishing_mask_warns_through_the_processor_and_can_keep_its_patch(processor):
+    from transformers_videorefer.models.videorefer.mask_processing_videorefer import VanishedMaskWarning
+    from transformers_videorefer.models.videorefer.modeling_videorefer_region import resize_masks_to_grid
+
+    height, width, grid = 90, 120, processor.grid_size
+    video = np.full((4, height, width, 3), 100, dtype=np.uint8)
+    mask = None
+    for y in range(height):  # a one-pixel object that no grid position samples
+        candidate = np.zeros((height, width), dtype=np.uint8)
+        candidate[y, 1] = 1
+        if not resize_masks_to_grid(torch.from_numpy(candidate).float()[None], grid).any():
+            mask = candidate
+            break
+    assert mask is not None
+    text = "<video>\nWhat is [<region>]?"
+    with pytest.warns(VanishedMaskWarning, match="sample 0, object 0, frame 2: the mask covers 1 pixel"):
+        dropped = processor(text=[text], videos=[video], masks=[[{2: mask}]])
+    assert not bool(dropped["region_masks"].any())
+    kept = processor(text=[text], videos=[video], masks=[[{2: mask}]], keep_vanished_masks=True)
+    assert int(kept["region_masks"].sum()) == 1

@@ -8,6 +8,7 @@ sample by sample, each sample's frames in increasing frame order, and `region_ma
 its frame's row there.
 """
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,10 @@ import torch
 from ...inputs.masks import box_to_mask, decode_segmentation, normalize_object
 from ...inputs.media import Clip
 from .modeling_videorefer_region import resize_masks_to_grid
+
+
+class VanishedMaskWarning(UserWarning):
+    """A mask covers pixels of the clip but no patch of the vision grid: its region token carries no object."""
 
 
 @dataclass
@@ -93,15 +98,46 @@ class VideoReferMaskProcessor:
         self.grid_size = int(grid_size)
         self.pad_to_square = bool(pad_to_square)
 
-    def to_grid(self, mask: torch.Tensor) -> torch.Tensor:
-        """One `(height, width)` mask -> `(grid, grid)` float32 0/1 (padded to a square first in pad mode)."""
+    def to_grid(self, mask: torch.Tensor, keep_vanished: bool = False, where: str = "mask") -> torch.Tensor:
+        """One `(height, width)` mask -> `(grid, grid)` float32 0/1 (padded to a square first in pad mode).
+
+        A non-empty mask that no grid position samples (a thin or small object: the original's resize drops it
+        too) gives a `VanishedMaskWarning` naming `where`; with `keep_vanished`, the patch the mask covers most is
+        kept instead (a departure from the original).
+        """
         mask = mask[None]
         if self.pad_to_square:
             mask = pad_masks_to_square(mask)
-        return resize_masks_to_grid(mask, self.grid_size)[0]
+        grid = resize_masks_to_grid(mask, self.grid_size)[0]
+        if bool(grid.any()) or not bool(mask.any()):
+            return grid
+        side = self.grid_size
+        if keep_vanished:
+            coverage = torch.nn.functional.adaptive_avg_pool2d(mask[None].to(torch.float32), side)[0, 0]
+            grid.view(-1)[int(coverage.argmax())] = 1.0
+            return grid
+        warnings.warn(
+            f"{where}: the mask covers {int((mask != 0).sum())} pixel(s) of the clip but no patch of the {side}x{side} "
+            "vision grid, so its region token carries no object (the original drops it the same way); give a larger "
+            "mask, or pass keep_vanished_masks=True to keep the patch it covers most.",
+            VanishedMaskWarning,
+            stacklevel=4,
+        )
+        return grid
 
-    def decode(self, objects: Sequence[Any], clip: Clip, is_image: bool, from_boxes: bool, where: str) -> SampleRegions:
-        """Decode a sample's objects on `clip` (an image is a one-frame clip) and read the frames they lie on."""
+    def decode(
+        self,
+        objects: Sequence[Any],
+        clip: Clip,
+        is_image: bool,
+        from_boxes: bool,
+        where: str,
+        keep_vanished: bool = False,
+    ) -> SampleRegions:
+        """Decode a sample's objects on `clip` (an image is a one-frame clip) and read the frames they lie on.
+
+        `keep_vanished`: see `to_grid`.
+        """
         size = (clip.height, clip.width)
         masks = []
         for number, obj in enumerate(objects):
@@ -121,7 +157,11 @@ class VideoReferMaskProcessor:
             masks.append(decoded)
         needed = sorted({frame for obj in masks for frame in obj})
         frames = dict(zip(needed, clip.get_frames(needed))) if needed else {}
-        return SampleRegions([{frame: self.to_grid(mask) for frame, mask in obj.items()} for obj in masks], frames)
+        grids = [
+            {frame: self.to_grid(mask, keep_vanished, f"{where}, object {number}, frame {frame}") for frame, mask in obj.items()}
+            for number, obj in enumerate(masks)
+        ]
+        return SampleRegions(grids, frames)
 
     @staticmethod
     def collate(samples: Sequence[SampleRegions]) -> tuple[dict[str, torch.Tensor], list[np.ndarray]]:
@@ -152,4 +192,4 @@ class VideoReferMaskProcessor:
         return data, frames
 
 
-__all__ = ["VideoReferMaskProcessor", "SampleRegions", "objects_per_sample", "pad_masks_to_square"]
+__all__ = ["VanishedMaskWarning", "VideoReferMaskProcessor", "SampleRegions", "objects_per_sample", "pad_masks_to_square"]

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer, BatchFeature
 from transformers.configuration_utils import PreTrainedConfig
-from transformers.image_processing_utils import BaseImageProcessor
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import PROCESSOR_NAME, cached_file
 from transformers.video_processing_utils import VideoProcessorMixin
@@ -254,6 +253,7 @@ class VideoReferProcessor(ProcessorMixin):
         padding_side: str = "left",
         return_tensors: str | None = "pt",
         target_spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+        keep_vanished_masks: bool = False,
         **kwargs,
     ) -> BatchFeature:
         r"""
@@ -271,6 +271,9 @@ class VideoReferProcessor(ProcessorMixin):
             padding_side: `left` (default, for generation) or `right`.
             target_spans: for training, per sample the `(start, end)` character spans of `text` whose tokens are
                 targets; the output then has `labels` (the ids there, -100 elsewhere and at every placeholder).
+            keep_vanished_masks: a mask too small or thin for any position of the vision grid gives a
+                `VanishedMaskWarning` (naming the sample, object and frame) and a region token with no object, as in
+                the original; True keeps the grid patch it covers most instead (a departure from the original).
 
         Returns:
             [`BatchFeature`] with `input_ids` `(batch, seq_len)` (already expanded), `attention_mask`,
@@ -312,7 +315,7 @@ class VideoReferProcessor(ProcessorMixin):
             elif objects:
                 raise ValueError(f"sample {index}: <region> markers need a video or an image (no <video>/<image> marker).")
             sample_regions = None if clip is None else self.mask_processor.decode(
-                objects, clip, kind == "image", from_boxes, f"sample {index}"
+                objects, clip, kind == "image", from_boxes, f"sample {index}", keep_vanished_masks
             )
             regions += [sample_regions] if sample_regions is not None else []
             per_object = [len(obj) for obj in sample_regions.masks] if sample_regions is not None else []
