@@ -1,13 +1,18 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
 """The interactive demo: click an object, SAM2 segments it (and tracks it through the clip), VideoRefer answers.
 
-`DemoSession` holds the state and does the work (usable and tested without a browser); `build_demo` wires it into a
-Gradio app; `videorefer demo` serves it.
+`DemoSession` holds one user's state and does the work (usable and tested without a browser); `build_demo` wires it
+into a Gradio app where every browser tab gets its own session (its own clip, objects, clicks, masks and download
+folder) while the model, processor and SAM2 tracker are loaded once and shared; `videorefer demo` serves it.
 """
 
 import json
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from threading import Thread
 from typing import Any
 
@@ -22,6 +27,9 @@ from .visualization import overlay_masks
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DESCRIBE = "Please describe [<region>] in detail."
 MAX_FRAMES = 600
+MASKS_FILENAME = "videorefer_masks.json"
+DOWNLOAD_DIR_PREFIX = "videorefer-demo-"
+MODELS_CONCURRENCY_ID = "videorefer-models"  # the Gradio events that run the shared models, one at a time
 
 
 @dataclass
@@ -35,7 +43,10 @@ class DemoObject:
 
 
 class DemoSession:
-    """One user's demo state: the clip, the objects and their masks, and the models.
+    """One user's demo state: the clip, the objects and their masks, and (shared, never copied) the models.
+
+    `fork()` makes another user's session over the same models. Mask downloads go to a temporary folder of this
+    session's own, removed by `close()`, when the session is garbage-collected, or when the process exits.
 
     Args:
         model, processor: VideoRefer (`VideoReferForConditionalGeneration`, `VideoReferProcessor`).
@@ -53,6 +64,13 @@ class DemoSession:
         self.media: str | None = None
         self.objects: list[DemoObject] = []
         self._box_corner: tuple[int, float, float] | None = None
+        self._download_dir: Path | None = None
+        self._cleanup: weakref.finalize | None = None
+
+    def fork(self) -> "DemoSession":
+        """A new, empty session (no clip, no objects, no download folder) sharing this one's model, processor and
+        tracker: what each browser tab of the demo gets."""
+        return DemoSession(self.model, self.processor, self.tracker, max_new_tokens=self.max_new_tokens)
 
     # ------------------------------------------------------------------------------------------------ media
     def load(self, path: str) -> int:
@@ -147,7 +165,20 @@ class DemoSession:
         return len(obj.masks)
 
     def marked_objects(self) -> list[DemoObject]:
+        """The objects that have a mask on at least one frame (those a question and a download are about)."""
         return [obj for obj in self.objects if obj.masks]
+
+    def describe_objects(self) -> str:
+        """One line per object: on which frames it has a mask (empty when no clip is loaded)."""
+        lines = []
+        for number, obj in enumerate(self.objects, start=1):
+            frames = sorted(obj.masks)
+            if not frames:
+                lines.append(f"object {number}: no mask yet")
+            else:
+                where = f"frame {frames[0]}" if len(frames) == 1 else "frames " + ", ".join(map(str, frames))
+                lines.append(f"object {number}: mask{'s' if len(frames) > 1 else ''} on {where}")
+        return "\n".join(lines)
 
     def overlay(self, frame_index: int) -> np.ndarray:
         """The frame with every object's mask on it, each in its own colour."""
@@ -164,6 +195,29 @@ class DemoSession:
                 entry[str(frame)] = {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
             exported.append(entry)
         return json.dumps(exported)
+
+    @property
+    def download_dir(self) -> Path:
+        """This session's own temporary folder for downloads, made on first use (never the working directory)."""
+        if self._download_dir is None:
+            folder = Path(tempfile.mkdtemp(prefix=DOWNLOAD_DIR_PREFIX))
+            # removes the folder on close(), when the session is garbage-collected, or at interpreter exit
+            self._cleanup = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+            self._download_dir = folder
+        return self._download_dir
+
+    def write_masks(self) -> Path:
+        """Write `export_masks()` to `videorefer_masks.json` in this session's download folder; returns the path."""
+        path = self.download_dir / MASKS_FILENAME
+        path.write_text(self.export_masks(), encoding="utf-8")
+        return path
+
+    def close(self) -> None:
+        """End the session: remove its download folder (if any). The shared models are left alone; safe to repeat."""
+        if self._cleanup is not None:
+            self._cleanup()
+        self._cleanup = None
+        self._download_dir = None
 
     # -------------------------------------------------------------------------------------------------- ask
     def prepare(self, question: str) -> Any:
@@ -204,55 +258,79 @@ class DemoSession:
         self.model.generate(**kwargs)
 
 
-def build_demo(session: DemoSession) -> Any:
-    """The Gradio app over `session` (one session, for a local demo)."""
+def _close_session(session: DemoSession | None) -> None:
+    """Gradio's `delete_callback` for a browser tab's session state: runs when the tab's session ends."""
+    if session is not None:
+        session.close()
+
+
+def build_demo(template: DemoSession) -> Any:
+    """The Gradio app: every browser tab gets its own session, a `template.fork()` sharing the template's models.
+
+    The tab's session lives in a `gr.State`, made on the tab's first action and closed (its download folder removed)
+    when Gradio ends the tab's session; the template's own objects are never used. Events that run the shared models
+    (clicks, tracking, asking) go through one queue, one at a time.
+    """
     import gradio as gr
 
-    def load(path):
+    def own(session: DemoSession | None) -> DemoSession:
+        return session if session is not None else template.fork()
+
+    def load(session: DemoSession | None, path: Any) -> tuple[DemoSession, Any, np.ndarray, str, str]:
+        session = own(session)
         if path is None:
             raise gr.Error("Upload a video or an image.")
         try:
             count = session.load(path if isinstance(path, str) else path.name)
         except (ValueError, TypeError, FileNotFoundError) as error:
             raise gr.Error(str(error)) from error
-        return gr.Slider(minimum=0, maximum=count - 1, value=0, step=1, interactive=count > 1), session.overlay(0), f"{count} frame(s) loaded"
+        slider = gr.Slider(minimum=0, maximum=count - 1, value=0, step=1, interactive=count > 1)
+        return session, slider, session.overlay(0), f"{count} frame(s) loaded", session.describe_objects()
 
-    def show(frame_index):
-        return session.overlay(int(frame_index)) if session.frames else None
+    def show(session: DemoSession | None, frame_index: float) -> np.ndarray | None:
+        return session.overlay(int(frame_index)) if session is not None and session.frames else None
 
-    def click(frame_index, point_kind, event: gr.SelectData):
+    def click(
+        session: DemoSession | None, frame_index: float, point_kind: str, event: gr.SelectData
+    ) -> tuple[DemoSession, np.ndarray, str, str]:
+        session = own(session)
         x, y = event.index
         try:
             if point_kind == "box corner":
                 if session.box_corner(int(frame_index), x, y) is None:
-                    return session.overlay(int(frame_index)), "box: click the opposite corner"
+                    overlay = session.overlay(int(frame_index))
+                    return session, overlay, "box: click the opposite corner", session.describe_objects()
             else:
                 session.click(int(frame_index), x, y, positive=point_kind == "object")
         except (ValueError, TypeError) as error:
             raise gr.Error(str(error)) from error
-        return session.overlay(int(frame_index)), f"object {len(session.objects)}: mask on frame {int(frame_index)}"
+        status = f"object {len(session.objects)}: mask on frame {int(frame_index)}"
+        return session, session.overlay(int(frame_index)), status, session.describe_objects()
 
-    def propagate(frame_index, which):
+    def propagate(
+        session: DemoSession | None, frame_index: float, which: str
+    ) -> tuple[DemoSession, np.ndarray, str, str]:
+        session = own(session)
         try:
             count = session.propagate(frame_indices=session.sampled_frames() if which == "sampled frames" else None)
         except (ValueError, TypeError) as error:
             raise gr.Error(str(error)) from error
-        return session.overlay(int(frame_index)), f"object {len(session.objects)} tracked on {count} frame(s)"
+        status = f"object {len(session.objects)} tracked on {count} frame(s)"
+        return session, session.overlay(int(frame_index)), status, session.describe_objects()
 
-    def new_object():
-        return f"marking object {session.new_object() + 1}"
+    def new_object(session: DemoSession | None) -> tuple[DemoSession, str, str]:
+        session = own(session)
+        return session, f"marking object {session.new_object() + 1}", session.describe_objects()
 
-    def ask(question):
+    def ask(session: DemoSession | None, question: str) -> Iterator[str]:
         try:
-            yield from session.ask(question)
+            yield from own(session).ask(question)
         except (ValueError, TypeError) as error:
             raise gr.Error(str(error)) from error
 
-    def export():
-        path = "videorefer_masks.json"
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(session.export_masks())
-        return path
+    def export(session: DemoSession | None) -> tuple[DemoSession, str, str]:
+        session = own(session)
+        return session, str(session.write_masks()), session.describe_objects()
 
     with gr.Blocks(title="VideoRefer demo") as demo:
         gr.Markdown("## VideoRefer: click an object, ask about it\nUpload a clip, click on an object (SAM2 segments it), "
@@ -268,16 +346,19 @@ def build_demo(session: DemoSession) -> Any:
             add = gr.Button("Add another object", elem_id="add-object")
             track = gr.Button("Track through the clip", elem_id="track")
             download = gr.Button("Download masks (RLE JSON)", elem_id="download")
-        masks_file = gr.File(label="masks", interactive=False)
+        masks_file = gr.File(label="masks", interactive=False, elem_id="masks")
+        objects = gr.Textbox(label="objects", interactive=False, elem_id="objects")
         question = gr.Textbox(value=DESCRIBE, label="question", elem_id="question")
         ask_button = gr.Button("Ask", variant="primary", elem_id="ask")
         answer = gr.Textbox(label="answer", interactive=False, elem_id="answer")
+        session = gr.State(None, delete_callback=_close_session)  # this tab's DemoSession, made on first use
 
-        media.upload(load, media, [frame, view, status])
-        frame.change(show, frame, view)
-        view.select(click, [frame, point_kind], [view, status])
-        track.click(propagate, [frame, track_frames], [view, status])
-        add.click(new_object, None, status)
-        download.click(export, None, masks_file)
-        ask_button.click(ask, question, answer)
+        shared_models = {"concurrency_id": MODELS_CONCURRENCY_ID, "concurrency_limit": 1}
+        media.upload(load, [session, media], [session, frame, view, status, objects])
+        frame.change(show, [session, frame], view)
+        view.select(click, [session, frame, point_kind], [session, view, status, objects], **shared_models)
+        track.click(propagate, [session, frame, track_frames], [session, view, status, objects], **shared_models)
+        add.click(new_object, session, [session, status, objects])
+        download.click(export, session, [session, masks_file, objects])
+        ask_button.click(ask, [session, question], answer, **shared_models)
     return demo
