@@ -64,3 +64,17 @@ def test_unknown_attribute_raises_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         transformers_videorefer.NoSuchThing
+
+
+@pytest.mark.parametrize(
+    "first_import",
+    ["transformers_videorefer.apps.demo", "transformers_videorefer.apps.sam2_tracking", "transformers_videorefer.training"],
+)
+def test_modules_that_import_transformers_models_first_do_not_cycle(first_import):
+    """transformers' own modules import its Auto module while they load: registration waits until they are done."""
+    out = _run(
+        f"import {first_import}\n"
+        "from transformers import AutoConfig\n"
+        "print(type(AutoConfig.for_model('videorefer')).__name__, type(AutoConfig.for_model('videorefer_qwen2')).__name__)\n"
+    )
+    assert out.split() == ["VideoReferConfig", "VideoReferLegacyConfig"]

@@ -4,7 +4,9 @@
 `import transformers_videorefer` must make `AutoModelForImageTextToText.from_pretrained(<VideoRefer checkpoint>)`
 work, but importing transformers and torch costs seconds (tens of seconds on a loaded machine), which the command
 line's `--help` and argument checks must not pay. So the package registers at once when transformers' Auto module
-is already imported, and otherwise as soon as it is: a one-shot import hook on `transformers.models.auto`.
+is already imported, and otherwise as soon as it is: an import hook watches transformers' modules load and registers
+once the Auto module is there and no transformers module is half-imported (transformers' own modules import the
+Auto module while they load; registering at that moment would import them in a cycle). The hook removes itself.
 """
 
 import importlib.abc
@@ -58,45 +60,76 @@ def register_with_auto_classes() -> None:
         register_remote_code()
 
 
-def _family_is_importing() -> bool:
-    """Whether the VideoRefer model package is being imported right now (its modules import transformers' Auto
-    classes, which runs the hook below before the classes to register exist)."""
-    module = sys.modules.get(f"{_PACKAGE}.models.videorefer")
+def _initializing(module: types.ModuleType | None) -> bool:
     return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
-class _RegisteringLoader(importlib.abc.Loader):
-    """Runs the real loader of `transformers.models.auto`, then registers VideoRefer."""
+def _family_is_importing() -> bool:
+    """Whether the VideoRefer model package is being imported right now (its modules import transformers, which
+    would run the registration before the classes to register exist; the package registers at its end instead)."""
+    return _initializing(sys.modules.get(f"{_PACKAGE}.models.videorefer"))
 
-    def __init__(self, loader: importlib.abc.Loader):
+
+def _transformers_is_ready(finished: str) -> bool:
+    """Whether transformers' Auto module is loaded and no transformers module is half-imported (`finished` has just
+    run to its end): only then can the registration import what it needs without an import cycle."""
+    if AUTO_PACKAGE not in sys.modules or _family_is_importing():
+        return False
+    return not any(
+        _initializing(module)
+        for name, module in list(sys.modules.items())
+        if name != finished and (name == "transformers" or name.startswith("transformers."))
+    )
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    """Runs a transformers module's real loader, then registers VideoRefer if transformers is ready for it."""
+
+    def __init__(self, loader: importlib.abc.Loader, name: str):
         self._loader = loader
+        self._name = name
+
+    def __getattr__(self, attribute: str):  # get_source, is_package, get_resource_reader...: the real loader's
+        return getattr(self._loader, attribute)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
         self._loader.exec_module(module)
-        if not _family_is_importing():  # else the family package registers at its end (models/<family>/__init__.py)
+        if not _registered and _transformers_is_ready(self._name):
+            uninstall_hook()
             register_with_auto_classes()
 
 
-class _AutoImportHook(importlib.abc.MetaPathFinder):
-    """A one-shot finder: when `transformers.models.auto` is first imported, wraps its loader."""
+class _TransformersImportHook(importlib.abc.MetaPathFinder):
+    """Until VideoRefer is registered, wraps the loader of every transformers module that is imported."""
 
     def find_spec(self, fullname: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != AUTO_PACKAGE:
+        if _registered or not fullname.startswith("transformers."):
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _RegisteringLoader(spec.loader)
-        return spec
+        for finder in list(sys.meta_path):
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _RegisteringLoader(spec.loader, fullname)
+                return spec
+        return None
+
+
+def uninstall_hook() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _TransformersImportHook)]
 
 
 def register_now_or_on_import() -> None:
-    """Register now if transformers' Auto module is loaded, else when it is."""
+    """Register now if transformers' Auto module is loaded, else as soon as it is (and transformers is not in the
+    middle of importing itself)."""
     with _lock:
-        if AUTO_PACKAGE in sys.modules:
+        if _registered:
+            return
+        if AUTO_PACKAGE in sys.modules and not _family_is_importing():
             register_with_auto_classes()
-        elif not any(isinstance(finder, _AutoImportHook) for finder in sys.meta_path):
-            sys.meta_path.insert(0, _AutoImportHook())
+        elif not any(isinstance(finder, _TransformersImportHook) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _TransformersImportHook())
