@@ -5,6 +5,7 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import transformers_videorefer  # noqa: F401
+from transformers_videorefer.cli.loading import ModelNotAvailableError, resolve_model_source
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -23,8 +25,13 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    processor = AutoProcessor.from_pretrained(args.model)
-    model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    try:  # a folder, the Hub id (Hub reachable) or its copy in the local cache; fails within seconds offline
+        source = resolve_model_source(args.model)
+    except ModelNotAvailableError as error:
+        sys.stderr.write(f"batched.py: {error}\n")
+        raise SystemExit(2) from None
+    processor = AutoProcessor.from_pretrained(source)
+    model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()
 
     ball_track = json.loads((DATA / "ball_masks.json").read_text())  # {"0": rle, "6": rle, ...}: one object
     box = json.loads((DATA / "box_mask_frame6.json").read_text())

@@ -6,12 +6,10 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor
-
-import transformers_videorefer  # noqa: F401  (registers VideoRefer with the Auto classes)
+from transformers_videorefer.cli.loading import ModelNotAvailableError, resolve_model_source
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -20,11 +18,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="DAMO-NLP-SG/VideoRefer-7B")
     args = parser.parse_args()
+
+    try:  # a folder, the Hub id (Hub reachable) or its copy in the local cache; fails within seconds offline
+        source = resolve_model_source(args.model)
+    except ModelNotAvailableError as error:
+        sys.stderr.write(f"quickstart.py: {error}\n")
+        raise SystemExit(2) from None
+    # imported once the checkpoint is known to be there (torch and transformers take a few seconds to import)
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    import transformers_videorefer  # noqa: F401  (registers VideoRefer with the Auto classes)
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-
-    processor = AutoProcessor.from_pretrained(args.model)
-    model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    processor = AutoProcessor.from_pretrained(source)
+    model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()
 
     ball_on_frame_6 = json.loads((DATA / "ball_mask_frame6.json").read_text())  # COCO RLE at the clip's size
     messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What is [<region>] doing?"}]}]

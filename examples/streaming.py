@@ -5,6 +5,7 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from threading import Thread
 
@@ -12,6 +13,7 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor, TextIteratorStreamer
 
 import transformers_videorefer  # noqa: F401
+from transformers_videorefer.cli.loading import ModelNotAvailableError, resolve_model_source
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -22,8 +24,13 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    processor = AutoProcessor.from_pretrained(args.model)
-    model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    try:  # a folder, the Hub id (Hub reachable) or its copy in the local cache; fails within seconds offline
+        source = resolve_model_source(args.model)
+    except ModelNotAvailableError as error:
+        sys.stderr.write(f"streaming.py: {error}\n")
+        raise SystemExit(2) from None
+    processor = AutoProcessor.from_pretrained(source)
+    model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()
 
     masks = json.loads((DATA / "ball_masks.json").read_text())
     messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Describe [<region>] in detail."}]}]

@@ -145,7 +145,7 @@ def test_settings_from_environment(monkeypatch):
 def test_judge_scores_cache_and_malformed_reply(server, tmp_path, capsys):
     predictions = tmp_path / "pred.jsonl"
     write_predictions(predictions, ["A lion cub rests.", "MALFORMED caption", "A dog runs."])
-    assert run_cli(judge_argv(server, predictions, "--judge-api-key", "sk-local")) == 0
+    assert run_cli(judge_argv(server, predictions, "--judge-api-key", "sk-local")) == 1  # incomplete: not 0
     assert len(server.requests) == 3
     request = server.requests[0]
     assert request["auth"] == "Bearer sk-local" and request["body"]["model"] == "fake-judge"
@@ -154,29 +154,138 @@ def test_judge_scores_cache_and_malformed_reply(server, tmp_path, capsys):
     report = json.loads((tmp_path / "pred.report.json").read_text())
     assert report["per_dimension"] == dict(zip(DIMENSIONS, (4.0, 3.0, 2.0, 5.0)))
     assert report["overall"] == 3.5 and report["count"] == 2
+    assert report["not_scored"] == 1 and report["complete"] is False
     assert [e["id"] for e in report["errors"]] == [1] and "no score found" in report["errors"][0]["error"]
     judged = read_predictions(tmp_path / "pred.judged.jsonl")
     assert [j["scores"] is None for j in judged] == [False, True, False]
-    out = capsys.readouterr().out
-    assert "3.50" in out and "not scored: item 1" in out and "3 request(s)" in out
+    captured = capsys.readouterr()
+    assert "3.50" in captured.out and "not scored: item 1" in captured.out and "3 request(s)" in captured.out
+    assert "INCOMPLETE: 1 of 3 item(s) not scored" in captured.out
+    assert captured.err == (
+        "videorefer eval bench-d-score: incomplete: 1 of 3 item(s) not scored (no usable judge reply); rerun the "
+        "same command to ask the judge again for them.\n"
+    )
     assert (tmp_path / "pred.png").read_bytes()[:4] == b"\x89PNG"
 
-    # A rerun reads every reply from the cache (the malformed one too): the server gets no request.
-    assert run_cli(judge_argv(server, predictions)) == 0
-    assert len(server.requests) == 3
+    # A rerun reads the usable replies from the cache and asks again only for the unusable one (never cached).
+    assert run_cli(judge_argv(server, predictions)) == 1
+    assert len(server.requests) == 4
     assert json.loads((tmp_path / "pred.report.json").read_text())["per_dimension"] == report["per_dimension"]
-    assert "0 request(s), 3 from the cache" in capsys.readouterr().out
+    assert "1 request(s), 2 from the cache" in capsys.readouterr().out
 
 
 def test_reply_that_is_not_a_completion_is_reported_and_not_cached(server, tmp_path):
     predictions = tmp_path / "pred.jsonl"
     write_predictions(predictions, ["A cat sleeps.", "BADJSON caption"])
-    assert run_cli(judge_argv(server, predictions)) == 0
+    assert run_cli(judge_argv(server, predictions)) == 1
     report = json.loads((tmp_path / "pred.report.json").read_text())
     assert report["count"] == 1 and report["errors"][0]["id"] == 1
     assert "did not return a chat completion" in report["errors"][0]["error"]
-    assert run_cli(judge_argv(server, predictions)) == 0
+    assert run_cli(judge_argv(server, predictions)) == 1
     assert len(server.requests) == 3  # only the failed item is asked again
+
+
+def test_garbage_body_is_retried_like_a_transient_failure(server, tmp_path):
+    predictions = tmp_path / "pred.jsonl"
+    write_predictions(predictions, ["BADJSON caption"])
+    argv = judge_argv(server, predictions)
+    argv[argv.index("--judge-retries") + 1] = "2"
+    assert run_cli(argv + ["--no-plot"]) == 1
+    assert len(server.requests) == 3  # the first try and 2 retries
+
+
+class FirstGarbageThenGoodJudge(BaseHTTPRequestHandler):
+    """Per reference caption, the first answers are unusable: a 200 with an HTML body, then a reply with a score
+    above 5, then a reply without scores; later answers are good."""
+
+    BAD = [
+        (200, b"<html>gateway hiccup</html>"),
+        (200, json.dumps({"choices": [{"message": {"content": GOOD_REPLY.replace(": 4", ": 7")}}]}).encode()),
+        (200, json.dumps({"choices": [{"message": {"content": "I would rather not grade this."}}]}).encode()),
+    ]
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        user = body["messages"][-1]["content"]
+        with self.server.lock:
+            seen = self.server.seen.get(user, 0)
+            self.server.seen[user] = seen + 1
+            self.server.requests.append(user)
+        status, payload = (
+            self.BAD[seen]
+            if seen < len(self.BAD)
+            else (200, json.dumps({"choices": [{"message": {"content": GOOD_REPLY}}]}).encode())
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def flaky_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FirstGarbageThenGoodJudge)
+    httpd.requests, httpd.seen, httpd.lock = [], {}, threading.Lock()
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    httpd.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_unusable_replies_are_not_cached_and_a_rescore_scores_every_item(flaky_server, tmp_path, capsys):
+    predictions = tmp_path / "pred.jsonl"
+    write_predictions(predictions, ["A lion cub rests.", "A dog runs.", "A cat sleeps."])
+    # no retries: each item gets one unusable reply per run; nothing of it may be cached
+    assert run_cli(judge_argv(flaky_server, predictions, "--no-plot")) == 1
+    report = json.loads((tmp_path / "pred.report.json").read_text())
+    assert report["count"] == 0 and report["overall"] is None and report["not_scored"] == 3
+    assert not list((tmp_path / "pred.judge-cache").glob("*.json"))
+    assert run_cli(judge_argv(flaky_server, predictions, "--no-plot")) == 1  # the score above 5: still unusable
+    assert not list((tmp_path / "pred.judge-cache").glob("*.json"))
+    capsys.readouterr()
+    # with retries, the rescore gets past the last unusable reply: every item ends scored (and cached)
+    argv = judge_argv(flaky_server, predictions, "--no-plot")
+    argv[argv.index("--judge-retries") + 1] = "3"
+    assert run_cli(argv) == 0
+    report = json.loads((tmp_path / "pred.report.json").read_text())
+    assert report["count"] == 3 and report["not_scored"] == 0 and report["complete"] is True
+    assert report["overall"] == 3.5
+    assert len(list((tmp_path / "pred.judge-cache").glob("*.json"))) == 3
+    assert len(flaky_server.requests) == 3 * 4
+    assert run_cli(judge_argv(flaky_server, predictions, "--no-plot")) == 0  # all from the cache now
+    assert len(flaky_server.requests) == 3 * 4
+
+
+def test_unreachable_judge_is_an_outage_not_a_zero(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    predictions = tmp_path / "pred.jsonl"
+    write_predictions(predictions, ["A lion cub rests.", "A dog runs."])
+    argv = ["eval", "bench-d-score", str(predictions), "--judge-base-url", f"http://127.0.0.1:{port}/v1",
+            "--judge-model", "fake-judge", "--judge-retries", "0", "--no-progress"]
+    assert run_cli(argv) == 1
+    captured = capsys.readouterr()
+    assert "0.00" not in captured.out
+    assert "VideoRefer-Bench-D (single-frame masks, 8 frames, 0 scored, 2 not scored)" in captured.out
+    overall = next(line for line in captured.out.splitlines() if line.startswith("Overall"))
+    assert "not scored" in overall and "3.42" in overall
+    assert "INCOMPLETE: 2 of 2 item(s) not scored" in captured.out
+    assert captured.err == (
+        "videorefer eval bench-d-score: incomplete: 2 of 2 item(s) not scored (no usable judge reply); rerun the "
+        "same command to ask the judge again for them.\n"
+    )
+    report = json.loads((tmp_path / "pred.report.json").read_text())
+    assert report["overall"] is None and report["count"] == 0 and report["not_scored"] == 2
+    assert report["complete"] is False and not (tmp_path / "pred.png").exists()
 
 
 def test_wrong_endpoint_stops_the_run(server, tmp_path, capsys):

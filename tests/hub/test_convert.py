@@ -41,7 +41,9 @@ def test_converted_repository_layout(converted):
     assert config["auto_map"]["AutoModelForImageTextToText"] == "modeling_videorefer.VideoReferForConditionalGeneration"
     assert json.loads((destination / "processor_config.json").read_text())["auto_map"]["AutoProcessor"].startswith("processing_videorefer.")
     card = (destination / "README.md").read_text()
-    assert "trust_remote_code=True" in card and "71.9" in card and "license: apache-2.0" in card
+    assert "trust_remote_code=True" in card and "license: apache-2.0" in card
+    # a local source: no base_model (only a Hub id belongs there) and no paper numbers (not that release)
+    assert "base_model" not in card and "71.9" not in card and "No published VideoRefer-Bench numbers" in card
     # the remote code imports nothing of the package by absolute name
     for name in files:
         if name.endswith(".py"):
@@ -197,3 +199,34 @@ def test_convert_region_encoder_only_release_from_parts(tmp_path):
         assert torch.equal(model.model.multi_modal_projector.state_dict()[key], value)
     processor = AutoProcessor.from_pretrained(tmp_path / "out")
     assert processor.region_token_id == model.config.region_token_id == 30
+
+
+def test_model_card_base_model_and_numbers_only_for_the_hub_release():
+    from transformers_videorefer.hub.convert import model_card
+
+    release = model_card("DAMO-NLP-SG/VideoRefer-7B", "me/native")
+    assert "base_model: DAMO-NLP-SG/VideoRefer-7B\n" in release and "71.9" in release and "3.42" in release
+    other = model_card("someone/VideoRefer-finetune", None)
+    assert "base_model: someone/VideoRefer-finetune\n" in other and "71.9" not in other
+    assert "No published VideoRefer-Bench numbers" in other
+    for local in ("./ckpt/videorefer", "../shared/golden/videorefer_tiny/checkpoint", "/abs/ckpt"):
+        card = model_card(local, None)
+        assert "base_model" not in card and "71.9" not in card
+
+
+def test_converted_files_respect_the_umask(golden_checkpoint, tmp_path):
+    import os
+    import stat
+
+    from transformers_videorefer.hub.convert import convert_checkpoint
+
+    previous = os.umask(0o022)
+    try:
+        files = convert_checkpoint(str(golden_checkpoint), tmp_path / "out", dtype="float32")
+    finally:
+        os.umask(previous)
+    modes = {name: stat.S_IMODE(os.stat(tmp_path / "out" / name).st_mode) for name in files}
+    assert modes["model.safetensors"] == 0o644
+    assert set(modes.values()) == {0o644}, modes
+    config = (tmp_path / "out" / "tokenizer_config.json").read_text()
+    assert '"clean_up_tokenization_spaces": false' in config

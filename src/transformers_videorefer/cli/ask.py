@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import DTYPE_NAMES
 from .common import fail
 from .loading import DEFAULT_MODEL, ModelNotAvailableError, load_model_and_processor
 
@@ -95,24 +96,123 @@ def objects_from_arguments(masks: list[str], frames: list[int] | None) -> list[d
     return objects
 
 
-def run_ask(args: argparse.Namespace) -> int:
-    from transformers import TextStreamer
+class _ObjectOption(argparse.Action):
+    """`--mask` / `--box`: kept in their own list and, in command-line order, in `objects_in_order` (the order of
+    the `<region>` markers and of the `--frame` values)."""
 
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        own = list(getattr(namespace, self.dest, None) or [])
+        own.append(values)
+        setattr(namespace, self.dest, own)
+        ordered = list(getattr(namespace, "objects_in_order", None) or [])
+        ordered.append((self.dest, values))
+        namespace.objects_in_order = ordered
+
+
+def objects_from_options(options: list[tuple[str, Any]], frames: list[int] | None) -> list[dict[int, Any]]:
+    """The objects of the `--mask` / `--box` options in command-line order, each paired with its `--frame`.
+
+    A box becomes `{frame: ("box", [x1, y1, x2, y2])}`; it is turned into a mask at the clip's size by
+    `check_objects_against_media`. Masks are read as by `objects_from_arguments`.
+
+    Raises:
+        ValueError: as many `--frame` as objects are needed (or none: frame 0); a mask that cannot be read.
+    """
+    frames = frames or []
+    if frames and len(frames) != len(options):
+        raise ValueError(
+            f"Got {len(options)} --mask/--box and {len(frames)} --frame: give one --frame per --mask or --box "
+            "(in the same order), or none (frame 0)."
+        )
+    objects: list[dict[int, Any]] = []
+    for number, (kind, value) in enumerate(options):
+        frame = frames[number] if frames else None
+        if kind == "box":
+            objects.append({0 if frame is None else frame: ("box", list(value))})
+            continue
+        several = read_objects_file(value)
+        if several is not None:
+            if frames:
+                raise ValueError(f"--mask {value} holds whole objects with their frames; do not give --frame with it.")
+            objects.extend(several)
+        else:
+            objects.append(read_mask_argument(value, frame))
+    return objects
+
+
+def check_objects_against_media(media: str, objects: list[dict[int, Any]]) -> list[dict[int, Any]]:
+    """Open the media and decode every object's masks at its size, before any model is loaded.
+
+    Returns the objects with boxes replaced by their masks (what the processor receives).
+
+    Raises:
+        FileNotFoundError / ValueError / TypeError: the media cannot be opened, a frame index lies outside the clip,
+            or a mask does not decode at the clip's size.
+    """
+    from ..inputs.masks import box_to_mask, decode_segmentation, normalize_object
+    from ..inputs.media import load_image, open_clip
+
+    is_image = media_kind(media) == "image"
+    if is_image:
+        height, width = load_image(media).shape[:2]
+        num_frames, what = 1, f"the image {media}"
+    else:
+        clip = open_clip(media)
+        num_frames, height, width, what = clip.num_frames, clip.height, clip.width, clip.source
+    checked = []
+    for number, obj in enumerate(objects):
+        where = f"object {number + 1}"
+        frames = normalize_object(obj, is_image, where)
+        result = {}
+        for frame, segmentation in frames.items():
+            if not 0 <= frame < num_frames:
+                raise ValueError(
+                    f"{where}: frame {frame} is outside {what}, which has {num_frames} frame(s) (valid: 0 to "
+                    f"{num_frames - 1})."
+                )
+            frame_where = f"{where}, frame {frame}"
+            if isinstance(segmentation, tuple) and segmentation and segmentation[0] == "box":
+                result[frame] = box_to_mask(segmentation[1], (height, width), f"{frame_where}, --box")
+            else:
+                decode_segmentation(segmentation, (height, width), frame_where)
+                result[frame] = segmentation
+        checked.append(result)
+    return checked
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    options = getattr(args, "objects_in_order", None) or []
     try:
-        objects = objects_from_arguments(args.mask or [], args.frame)
+        objects = objects_from_options(options, args.frame)
     except (ValueError, TypeError) as error:
         return fail(f"videorefer ask: {error}")
     if args.question.count("<region>") != len(objects):
         return fail(
             f"videorefer ask: the question holds {args.question.count('<region>')} <region> marker(s) but "
-            f"{len(objects)} --mask were given; write one [<region>] per object, e.g. \"What is [<region>] doing?\""
+            f"{len(objects)} --mask/--box were given; write one [<region>] per object, e.g. \"What is [<region>] doing?\""
         )
     if not os.path.exists(args.media):
         return fail(f"videorefer ask: no such file or folder: {args.media}")
+    if args.num_frames is not None and args.num_frames < 1:
+        return fail(f"videorefer ask: --num-frames must be at least 1, got {args.num_frames}.")
     try:
-        model, processor = load_model_and_processor(args.model, args.dtype, args.device)
-    except ModelNotAvailableError as error:
+        objects = check_objects_against_media(args.media, objects)
+    except (ValueError, TypeError, FileNotFoundError, OSError) as error:
         return fail(f"videorefer ask: {error}")
+    from .loading import check_dtype_and_device, check_model_argument
+
+    try:
+        check_model_argument(args.model)
+        device = check_dtype_and_device(args.dtype, args.device)
+    except (ModelNotAvailableError, ValueError) as error:
+        return fail(f"videorefer ask: {error}")
+    try:
+        model, processor = load_model_and_processor(args.model, args.dtype, device)
+    except (ModelNotAvailableError, ValueError) as error:
+        return fail(f"videorefer ask: {error}")
+    from transformers import TextStreamer
+
     kind = media_kind(args.media)
     messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": args.question}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -132,18 +232,22 @@ def add_ask_parser(subparsers: argparse._SubParsersAction) -> None:
         "ask",
         help="Ask a question about objects marked in a video or an image.",
         description=(
-            "Answer a question about objects marked with masks. Each --mask is one object, in the order of the "
-            "[<region>] markers of the question. A mask is a mask image, a .npy array, or COCO RLE / polygons as a "
-            "JSON file or inline JSON; --frame N says which frame of the ORIGINAL clip it is on (default 0)."
+            "Answer a question about objects marked with masks or boxes. Each --mask or --box is one object, in the "
+            "order of the [<region>] markers of the question. A mask is a mask image, a .npy array, or COCO RLE / "
+            "polygons as a JSON file or inline JSON; a box is X1 Y1 X2 Y2 in pixels; --frame N (one per --mask/--box, "
+            "in order) says which frame of the ORIGINAL clip it is on (default 0)."
         ),
     )
     parser.add_argument("media", help="a video file, a gif, a folder of frames, or an image")
     parser.add_argument("question", help='the question, with one [<region>] per object, e.g. "What is [<region>] doing?"')
-    parser.add_argument("--mask", action="append", help="an object's mask (repeat for more objects)")
-    parser.add_argument("--frame", action="append", type=int, help="the frame index of the matching --mask")
+    parser.add_argument("--mask", action=_ObjectOption, help="an object's mask (repeat for more objects)")
+    parser.add_argument("--box", action=_ObjectOption, nargs=4, type=float, metavar=("X1", "Y1", "X2", "Y2"),
+                        help="an object's box in pixels of the clip (repeat for more objects; mixes with --mask)")
+    parser.add_argument("--frame", action="append", type=int,
+                        help="the frame index of the matching --mask/--box, in command-line order (default 0)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub repository or local folder (default {DEFAULT_MODEL})")
     parser.add_argument("--num-frames", type=int, default=None, help="frames sampled from a video (default: the model's)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--dtype", default="bf16", help="bf16, fp16 (GPU) or float32")
+    parser.add_argument("--dtype", default="bf16", choices=sorted(DTYPE_NAMES), help="bf16, fp16 (GPU) or float32")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.set_defaults(run=run_ask)

@@ -4,6 +4,7 @@
 import argparse
 import sys
 
+from ..dtypes import DTYPE_NAMES
 from .common import fail
 
 
@@ -35,7 +36,7 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--src", required=True, help="Hub repository or folder of the release (legacy or native)")
     parser.add_argument("--dst", required=True, help="output folder")
     parser.add_argument("--push-to", default=None, help="also upload the output to this Hub repository")
-    parser.add_argument("--dtype", default="bf16", help="bf16, fp16 or float32 (default bf16)")
+    parser.add_argument("--dtype", default="bf16", choices=sorted(DTYPE_NAMES), help="bf16, fp16 or float32 (default bf16)")
     parser.add_argument("--max-shard-size", default="5GB", help="largest safetensors shard (default 5GB)")
     parser.add_argument("--language-model", default=None,
                         help="for a region_encoder.bin-only release (stage 2): the Qwen2 model (default Qwen2-7B-Instruct)")

@@ -17,10 +17,11 @@ import os
 import sys
 from typing import Any
 
+from ..dtypes import DTYPE_NAMES
 from .common import fail
 from .loading import DEFAULT_MODEL, ModelNotAvailableError
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ModelNotAvailableError)
 
 
 def _stem(output: str) -> str:
@@ -42,24 +43,61 @@ def _load_model(args: argparse.Namespace, state: Any) -> tuple[Any, Any]:
     from .loading import default_device, load_model_and_processor
 
     device = str(state.device) if state.num_processes > 1 else (args.device or default_device())
-    args.dtype = args.dtype or ("float32" if device == "cpu" else "fp16")  # recorded in the report
+    args.dtype = args.dtype or ("float32" if device.split(":")[0] == "cpu" else "fp16")  # recorded in the report
     return load_model_and_processor(
         args.model, dtype=args.dtype, device=device, attn_implementation=args.attn_implementation
     )
 
 
 def _check_generation_args(args: argparse.Namespace) -> None:
+    """Numbers, dtype, device and a local --model folder, checked before the benchmark or the model is read.
+
+    Raises:
+        ValueError: a number below 1, a dtype/device this machine cannot use. ModelNotAvailableError: --model looks
+            like a local folder that does not exist.
+    """
+    from .loading import check_dtype_and_device
+
     for name in ("batch_size", "max_new_tokens", "num_frames"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    # (--model is checked once there is something to generate: a finished run needs no model)
+    # without --dtype the default (fp16 on a GPU, float32 on the CPU) always suits the device; check the device alone
+    check_dtype_and_device(args.dtype or "float32", args.device)
 
 
 def _generate(args: argparse.Namespace, samples: list, command: str) -> tuple[Any, int | None]:
-    """Load the model and run the predictions; returns (process state, exit status or None when all went well)."""
+    """Load the model and run the predictions; returns (process state, exit status or None when all went well).
+
+    The main process holds the prediction file's lock meanwhile (`PredictionFileLock`): a second run on the same
+    `--output` is refused at once.
+    """
+    from ..evaluation.predictions import PredictionFileLock, PredictionFileLockedError
+
+    state = _process_state(args.device)
+    lock, refused = None, None
+    if state.is_main_process:  # one writer per prediction file: a second run on it stops here
+        try:
+            lock = PredictionFileLock(args.output).acquire()
+        except PredictionFileLockedError as error:
+            refused = str(error)
+    if state.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        refused = broadcast_object_list([refused])[0]
+    if refused is not None:
+        return state, fail(f"videorefer eval {command}: {refused}")
+    try:
+        return _generate_locked(args, samples, command, state)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _generate_locked(args: argparse.Namespace, samples: list, command: str, state: Any) -> tuple[Any, int | None]:
     from ..evaluation.predictions import merge_prediction_files
     from ..evaluation.runner import pending_samples, run_predictions
 
-    state = _process_state(args.device)
     settings = {"mode": args.mode, "num_frames": args.num_frames}
     if not pending_samples(samples, args.output, settings):  # all done: no model needed
         if state.is_main_process:
@@ -67,6 +105,9 @@ def _generate(args: argparse.Namespace, samples: list, command: str) -> tuple[An
         state.wait_for_everyone()
         return state, None
     try:
+        from .loading import check_model_argument
+
+        check_model_argument(args.model)
         model, processor = _load_model(args, state)
     except (ModelNotAvailableError, ValueError) as error:
         return state, fail(f"videorefer eval {command}: {error}")
@@ -203,7 +244,15 @@ def _judge_and_report(args: argparse.Namespace, predictions: str, client: Any, s
              "failed_requests": stats.failed}
     write_json(report, {**score.to_json(), "settings": settings, "judge": judge})
     print(f"Judgements: {judged_path}\nReport: {report}")
-    _plot(plot_bench_d, None if args.no_plot else args.plot or stem + ".png", score, mode=mode, num_frames=num_frames)
+    if score.count:
+        _plot(plot_bench_d, None if args.no_plot else args.plot or stem + ".png", score, mode=mode, num_frames=num_frames)
+    if score.errors:
+        total = score.count + len(score.errors)
+        fail(
+            f"videorefer eval {command}: incomplete: {len(score.errors)} of {total} item(s) not scored (no usable "
+            "judge reply); rerun the same command to ask the judge again for them."
+        )
+        return 1  # not a usage error (2): the judge failed
     return 0
 
 
@@ -271,7 +320,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -
     parser.add_argument("--num-frames", type=int, default=DEFAULT_NUM_FRAMES,
                         help=f"frames sampled per clip (default {DEFAULT_NUM_FRAMES}: what the released evaluation "
                         "scripts sample, not the config's 16)")
-    parser.add_argument("--dtype", default=None, help="bf16, fp16 or float32 (default fp16 on GPU as the release, "
+    parser.add_argument("--dtype", default=None, choices=sorted(DTYPE_NAMES), help="bf16, fp16 or float32 (default fp16 on GPU as the release, "
                         "float32 on CPU)")
     parser.add_argument("--device", default=None, help="cuda or cpu (default cuda when available; under accelerate "
                         "launch, each process's GPU)")

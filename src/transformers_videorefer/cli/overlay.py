@@ -9,6 +9,13 @@ from .common import fail
 
 
 def run_overlay(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if args.out.lower().endswith(".mp4") and importlib.util.find_spec("av") is None:
+        return fail(
+            "videorefer overlay: writing an .mp4 needs PyAV: pip install 'transformers-videorefer[video]' (or "
+            "pip install av); or write a .gif or a .png grid instead."
+        )
     from ..apps.visualization import overlay_clip, save_overlays
     from ..inputs.masks import decode_segmentation, normalize_object
     from ..inputs.media import load_image, open_clip

@@ -83,21 +83,22 @@ def _judge_one(record: Mapping[str, Any], client: JudgeClient, cache: JudgeCache
     messages = judge_messages(str(record["caption"]), str(record.get("pred") or ""))
     result = {key: record.get(key) for key in ("id", "video", "caption", "pred")}
     reply = cache.get(client.model, messages)
-    if reply is None:
-        stats.count("requested")
-        try:
-            reply = client.complete(messages)
-        except JudgeError as error:
-            stats.count("failed")
-            return {**result, "judge_reply": None, "scores": None, "error": str(error)}
-        cache.put(client.model, messages, reply)
-    else:
-        stats.count("cached")
+    if reply is not None:
+        try:  # a cache written before unusable replies were kept out of it may hold one: ask again then
+            scores = parse_judge_scores(reply)
+        except JudgeError:
+            reply = None
+        else:
+            stats.count("cached")
+            return {**result, "judge_reply": reply, "scores": scores, "error": None}
+    stats.count("requested")
     try:
-        scores = parse_judge_scores(reply)
+        reply = client.complete(messages, check=parse_judge_scores)
     except JudgeError as error:
-        return {**result, "judge_reply": reply, "scores": None, "error": str(error)}
-    return {**result, "judge_reply": reply, "scores": scores, "error": None}
+        stats.count("failed")
+        return {**result, "judge_reply": None, "scores": None, "error": str(error)}
+    cache.put(client.model, messages, reply)  # only usable replies: `complete` checked it
+    return {**result, "judge_reply": reply, "scores": parse_judge_scores(reply), "error": None}
 
 
 def judge_records(
@@ -111,7 +112,8 @@ def judge_records(
 
     Each result holds the record's id, video, caption and pred, the judge's reply, the 4 `"scores"` (None when the
     request failed or the reply could not be parsed) and `"error"` (what went wrong for that item, else None).
-    Failed requests are not cached; replies are, parseable or not.
+    Only usable replies (with the 4 scores) are cached: a failed request or an unusable reply is retried by the
+    client and, when still unusable, left unscored and asked again by the next run.
 
     Raises:
         ValueError: a record without `"caption"`. JudgeConfigurationError: the endpoint refuses every request.
@@ -152,13 +154,31 @@ class BenchDScore:
     errors: list[dict] = field(default_factory=list)
 
     @property
-    def overall(self) -> float:
-        """The mean of the 4 dimension averages (0.0 when nothing was scored)."""
-        return sum(self.per_dimension.values()) / len(self.per_dimension) if self.per_dimension else 0.0
+    def overall(self) -> float | None:
+        """The mean of the 4 dimension averages (None when nothing was scored: an outage is not a score of 0)."""
+        return sum(self.per_dimension.values()) / len(self.per_dimension) if self.per_dimension else None
+
+    @property
+    def not_scored(self) -> int:
+        """Items the judge gave no usable reply for."""
+        return len(self.errors)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item was scored (a partial average is not comparable with the paper's)."""
+        return not self.errors
 
     def to_json(self) -> dict[str, Any]:
-        """`{"overall", "per_dimension", "count", "errors"}`."""
-        return {"overall": self.overall, "per_dimension": self.per_dimension, "count": self.count, "errors": self.errors}
+        """`{"overall", "per_dimension", "count", "not_scored", "complete", "errors"}` (`overall` is null when
+        nothing was scored)."""
+        return {
+            "overall": self.overall,
+            "per_dimension": self.per_dimension,
+            "count": self.count,
+            "not_scored": self.not_scored,
+            "complete": self.complete,
+            "errors": self.errors,
+        }
 
 
 def summarize_judgements(judged: Sequence[Mapping[str, Any]]) -> BenchDScore:

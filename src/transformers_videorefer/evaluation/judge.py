@@ -2,8 +2,9 @@
 """The LLM judge of VideoRefer-Bench-D: any OpenAI-compatible chat endpoint, a disk cache, and score parsing.
 
 The judge compares a predicted description with the reference one on the 4 dimensions of the original evaluation,
-each an integer from 0 to 5, and answers as `N. Dimension: score` lines. Every reply is cached on disk under a
-hash of (judge model, messages), so a rerun never asks twice. Requests go over plain `urllib` (no SDK).
+each an integer from 0 to 5, and answers as `N. Dimension: score` lines. Every usable reply (one with the 4 scores)
+is cached on disk under a hash of (judge model, messages), so a rerun never asks twice for it; an unusable one is
+not cached, so a rerun asks again. Requests go over plain `urllib` (no SDK).
 """
 
 import hashlib
@@ -14,7 +15,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,12 +198,19 @@ class JudgeClient:
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return response.read()
 
-    def complete(self, messages: Sequence[Mapping[str, Any]]) -> str:
+    def complete(
+        self, messages: Sequence[Mapping[str, Any]], check: Callable[[str], Any] | None = None
+    ) -> str:
         """The judge's reply text to `messages`.
+
+        Transient failures are retried (up to `max_retries` times, with exponential waits): network errors, HTTP 408,
+        409, 425, 429 and 5xx, a 200 whose body is not a chat completion (a proxy's error page), and, with `check`
+        (e.g. `parse_judge_scores`), a reply that `check` refuses with `JudgeError` (a sampled reply may be usable
+        the next time).
 
         Raises:
             JudgeConfigurationError: the endpoint answered 401, 403 or 404 (wrong key, model or URL).
-            JudgeError: the request failed after the retries, or the response is not a chat completion.
+            JudgeError: no usable reply after the retries.
         """
         last_error = ""
         for attempt in range(self.max_retries + 1):
@@ -224,8 +232,16 @@ class JudgeClient:
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as error:
                 last_error = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
                 continue
-            return self._reply_text(raw)
-        raise JudgeError(f"the judge request to {self.url} failed ({last_error})")
+            try:
+                reply = self._reply_text(raw)
+                if check is not None:
+                    check(reply)
+            except JudgeError as error:
+                last_error = str(error)
+                continue
+            return reply
+        attempts = self.max_retries + 1
+        raise JudgeError(f"no usable reply from the judge at {self.url} after {attempts} attempt(s) ({last_error})")
 
     def _reply_text(self, raw: bytes) -> str:
         try:

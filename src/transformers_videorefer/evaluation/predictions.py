@@ -10,7 +10,13 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs on one file are not guarded there
+    fcntl = None
 
 
 def id_key(record_id: Any) -> str:
@@ -126,8 +132,84 @@ def _ends_with_newline(path: str) -> bool:
         return handle.read(1) == b"\n"
 
 
+class PredictionFileLockedError(ValueError):
+    """Another run is writing the same prediction file."""
+
+
+def lock_path(output: str | os.PathLike) -> str:
+    """The lock file of a prediction file: `PRED.jsonl.lock`."""
+    return f"{os.fspath(output)}.lock"
+
+
+class PredictionFileLock:
+    """One writer per prediction file: an exclusive `flock` on the sidecar `PRED.jsonl.lock`, which holds the pid.
+
+    The operating system releases a `flock` when its process ends, however it ends, so a killed run leaves no lock
+    behind (its lock file may stay, unlocked, and the next run takes it). A clean release deletes the file. Use as a
+    context manager, or `acquire()` / `release()`.
+    """
+
+    def __init__(self, output: str | os.PathLike):
+        self.path = lock_path(output)
+        self._fd: int | None = None
+
+    def acquire(self) -> "PredictionFileLock":
+        """Take the lock at once, or raise.
+
+        Raises:
+            PredictionFileLockedError: another process holds it; the message names its pid.
+        """
+        if fcntl is None or self._fd is not None:
+            return self
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode("ascii", errors="replace").strip() or "unknown"
+                os.close(fd)
+                output = self.path[: -len(".lock")]
+                raise PredictionFileLockedError(
+                    f"another run (pid {holder}) is writing {output}; wait for it to finish, or write to another "
+                    f"--output (a run that was killed holds no lock: its {self.path} does not block)."
+                ) from None
+            try:  # the holder may have deleted the file between our open and our lock: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Delete the lock file and release the lock (nothing when not held)."""
+        if self._fd is None:
+            return
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "PredictionFileLock":
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.release()
+
+
 __all__ = [
+    "PredictionFileLock",
+    "PredictionFileLockedError",
     "id_key",
+    "lock_path",
     "merge_prediction_files",
     "read_prediction_lines",
     "read_predictions",

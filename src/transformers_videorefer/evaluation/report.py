@@ -52,17 +52,33 @@ def bench_q_table(score: Any, num_frames: int | None = None) -> str:
 
 
 def bench_d_table(score: Any, mode: str | None = None, num_frames: int | None = None) -> str:
-    """The 4 dimension averages and the overall score of a `BenchDScore`, beside the published VideoRefer-7B ones."""
+    """The 4 dimension averages and the overall score of a `BenchDScore`, beside the published VideoRefer-7B ones.
+
+    Nothing scored (e.g. the judge unreachable) shows `not scored`, never 0.00; a partial run says INCOMPLETE and how
+    many items are missing, since its averages are not comparable with the paper's.
+    """
     published = PUBLISHED_VIDEOREFER_7B_BENCH_D.get(mode or "", {})
-    rows = [[name, f"{value:.2f}", published.get(name)] for name, value in score.per_dimension.items()]
-    rows.append(["Overall", f"{score.overall:.2f}", published.get("Average")])
+    if score.count:
+        rows = [[name, f"{value:.2f}", published.get(name)] for name, value in score.per_dimension.items()]
+        rows.append(["Overall", f"{score.overall:.2f}", published.get("Average")])
+    else:
+        rows = [[name, "not scored", published.get(name)] for name in published if name != "Average"]
+        rows.append(["Overall", "not scored", published.get("Average")])
     details = [f"{score.count} scored", f"{len(score.errors)} not scored"]
     if mode:
         details.insert(0, f"{mode}-frame masks")
     if num_frames:
         details.insert(1, f"{num_frames} frames")
     title = f"VideoRefer-Bench-D ({', '.join(details)})"
-    return f"{title}\n{format_table(['dimension', 'score (0-5)', 'VideoRefer-7B (paper)'], rows)}"
+    table = f"{title}\n{format_table(['dimension', 'score (0-5)', 'VideoRefer-7B (paper)'], rows)}"
+    if score.errors:
+        total = score.count + len(score.errors)
+        table += (
+            f"\nINCOMPLETE: {len(score.errors)} of {total} item(s) not scored (no usable judge reply); "
+            + ("these averages cover only the scored items. " if score.count else "")
+            + "Rerun when the judge is reachable: usable replies are cached, only the missing items are asked again."
+        )
+    return table
 
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
@@ -137,6 +153,8 @@ def plot_bench_q(path: str | os.PathLike, score: Any, num_frames: int | None = N
 
 def plot_bench_d(path: str | os.PathLike, score: Any, mode: str | None = None, num_frames: int | None = None) -> None:
     """The 4 dimension averages of a `BenchDScore` beside the published VideoRefer-7B numbers of `mode`."""
+    if not score.count:
+        raise ValueError("Nothing was scored: no Bench-D plot to draw.")
     ours = dict(score.per_dimension)
     ours["Average"] = score.overall
     published = PUBLISHED_VIDEOREFER_7B_BENCH_D.get(mode or "", {})

@@ -8,6 +8,7 @@ trust_remote_code=True)` and `AutoProcessor.from_pretrained(repo, trust_remote_c
 """
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -83,23 +84,53 @@ def load_release(
     return model, processor
 
 
-def model_card(source: str, repo_id: str | None) -> str:
-    """The README.md of a converted repository."""
-    name = repo_id or "PATH_OR_REPO"
+RELEASES_WITH_PUBLISHED_NUMBERS = ("DAMO-NLP-SG/VideoRefer-7B",)
+
+
+def is_hub_id(source: str) -> bool:
+    """Whether `source` is a Hub repository id (`owner/name` or `name`) rather than a local path."""
+    from ..cli.loading import looks_like_path
+
+    return not os.path.exists(source) and not looks_like_path(source)
+
+
+def _published_section(source: str) -> str:
+    """The paper's VideoRefer-Bench numbers when `source` is the release they were measured on, else a note."""
+    if source.rstrip("/").lower() not in {name.lower() for name in RELEASES_WITH_PUBLISHED_NUMBERS}:
+        return (
+            "## VideoRefer-Bench\n\n"
+            f"No published VideoRefer-Bench numbers for this checkpoint (converted from `{source}`); measure them with "
+            "`videorefer eval bench-q` / `videorefer eval bench-d`."
+        )
     bench_q = " | ".join(f"{k}: {v}" for k, v in PUBLISHED_VIDEOREFER_7B_BENCH_Q.items())
     bench_d = "\n".join(
         f"| {mode} | " + " | ".join(str(v) for v in scores.values()) + " |"
         for mode, scores in PUBLISHED_VIDEOREFER_7B_BENCH_D.items()
     )
-    dims = " | ".join(next(iter(PUBLISHED_VIDEOREFER_7B_BENCH_D.values())))
+    dimensions = list(next(iter(PUBLISHED_VIDEOREFER_7B_BENCH_D.values())))
+    return (
+        "## VideoRefer-Bench (published numbers of VideoRefer-7B, from the paper)\n\n"
+        f"Bench-Q accuracy (%): {bench_q}\n\n"
+        f"| Bench-D mask mode | {' | '.join(dimensions)} |\n|---|{'---|' * len(dimensions)}\n{bench_d}"
+    )
+
+
+def model_card(source: str, repo_id: str | None) -> str:
+    """The README.md of a converted repository.
+
+    `base_model` is given only when `source` is a Hub id (a local path means nothing on the Hub); the paper's
+    numbers only when `source` is the VideoRefer-7B release they belong to.
+    """
+    name = repo_id or "PATH_OR_REPO"
     deps = ", ".join(REMOTE_CODE_DEPENDENCIES)
+    base_model = f"base_model: {source}\n" if is_hub_id(source) else ""
+    published = _published_section(source)
     return f"""---
 license: apache-2.0
 library_name: transformers
 pipeline_tag: image-text-to-text
 tags: [video, referring, region, videorefer]
-base_model: {source}
----
+{base_model}---
 
 # VideoRefer (native transformers format)
 
@@ -122,13 +153,7 @@ print(processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special
 
 The remote code needs: {deps}.
 
-## VideoRefer-Bench (published numbers of VideoRefer-7B, from the paper)
-
-Bench-Q accuracy (%): {bench_q}
-
-| Bench-D mask mode | {dims} |
-|---|{"---|" * len(next(iter(PUBLISHED_VIDEOREFER_7B_BENCH_D.values())))}
-{bench_d}
+{published}
 
 ## Licence
 
@@ -155,13 +180,25 @@ def convert_checkpoint(
     register_remote_code()
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
+    from ..cli.loading import disable_bpe_cleanup
+
+    disable_bpe_cleanup(processor)  # the released config asks for a clean-up that BPE tokenizers never do
     model.save_pretrained(destination, max_shard_size=max_shard_size)
     processor.save_pretrained(destination)
     (destination / "README.md").write_text(model_card(source, push_to), encoding="utf-8")
     files = sorted(str(p.relative_to(destination)) for p in destination.rglob("*") if p.is_file())
+    respect_umask(destination / name for name in files)
     if push_to:
         upload_folder(destination, push_to, token=token)
     return files
+
+
+def respect_umask(paths: Iterable[str | os.PathLike]) -> None:
+    """Give files the mode a plain `open` would (0666 less the umask): some writers create them 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in paths:
+        os.chmod(path, 0o666 & ~umask)
 
 
 def upload_folder(
