@@ -10,13 +10,9 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; runs on one file are not guarded there
-    fcntl = None
+from ..single_writer import FileLockHeldError, SingleWriterLock
 
 
 def id_key(record_id: Any) -> str:
@@ -141,17 +137,14 @@ def lock_path(output: str | os.PathLike) -> str:
     return f"{os.fspath(output)}.lock"
 
 
-class PredictionFileLock:
-    """One writer per prediction file: an exclusive `flock` on the sidecar `PRED.jsonl.lock`, which holds the pid.
+class PredictionFileLock(SingleWriterLock):
+    """One writer per prediction file: a `SingleWriterLock` on the sidecar `PRED.jsonl.lock`.
 
-    The operating system releases a `flock` when its process ends, however it ends, so a killed run leaves no lock
-    behind (its lock file may stay, unlocked, and the next run takes it). A clean release deletes the file. Use as a
-    context manager, or `acquire()` / `release()`.
+    A killed run leaves no lock in force (its lock file may stay, unlocked, and the next run takes it).
     """
 
     def __init__(self, output: str | os.PathLike):
-        self.path = lock_path(output)
-        self._fd: int | None = None
+        super().__init__(lock_path(output))
 
     def acquire(self) -> "PredictionFileLock":
         """Take the lock at once, or raise.
@@ -159,50 +152,15 @@ class PredictionFileLock:
         Raises:
             PredictionFileLockedError: another process holds it; the message names its pid.
         """
-        if fcntl is None or self._fd is not None:
-            return self
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 32).decode("ascii", errors="replace").strip() or "unknown"
-                os.close(fd)
-                output = self.path[: -len(".lock")]
-                raise PredictionFileLockedError(
-                    f"another run (pid {holder}) is writing {output}; wait for it to finish, or write to another "
-                    f"--output (a run that was killed holds no lock: its {self.path} does not block)."
-                ) from None
-            try:  # the holder may have deleted the file between our open and our lock: lock the current one
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        """Delete the lock file and release the lock (nothing when not held)."""
-        if self._fd is None:
-            return
         try:
-            os.remove(self.path)
-        except FileNotFoundError:
-            pass
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self) -> "PredictionFileLock":
-        return self.acquire()
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        self.release()
+            super().acquire()
+        except FileLockHeldError as error:
+            output = self.path[: -len(".lock")]
+            raise PredictionFileLockedError(
+                f"another run (pid {error.holder}) is writing {output}; wait for it to finish, or write to another "
+                f"--output (a run that was killed holds no lock: its {self.path} does not block)."
+            ) from None
+        return self
 
 
 __all__ = [

@@ -7,14 +7,14 @@ cut one); such a folder is never resumed from. A run holds an exclusive lock on 
 trains (an OS file lock: a crashed or killed run leaves no stale lock behind).
 """
 
-import errno
-import fcntl
 import json
 import logging
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from ..single_writer import FileLockHeldError, SingleWriterLock
 
 logger = logging.getLogger(__name__)
 
@@ -110,24 +110,15 @@ def exclusive_output_dir(output_dir: str) -> Iterator[None]:
         OutputDirInUseError: another live process holds the folder.
     """
     os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, LOCK_FILE)
-    handle = open(path, "a+", encoding="utf-8")
+    lock = SingleWriterLock(os.path.join(output_dir, LOCK_FILE))
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise OutputDirInUseError(
-                f"Another training run ({holder}) is writing into {output_dir!r}; wait for it to finish or choose "
-                "another output_dir (two runs in one folder would mix their checkpoints)."
-            ) from error
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+        lock.acquire()
+    except FileLockHeldError as error:
+        raise OutputDirInUseError(
+            f"Another training run (pid {error.holder}) is writing into {output_dir!r}; wait for it to finish or "
+            "choose another output_dir (two runs in one folder would mix their checkpoints)."
+        ) from None
+    try:
         yield
     finally:
-        handle.close()  # closing releases the lock
+        lock.release()
