@@ -150,3 +150,54 @@ def test_two_processes_with_torch_distributed(golden_checkpoint, mini, tmp_path,
     assert [line["id"] for line in read_predictions(output)] == [0, 1, 2, 3, 4, 5]
     assert shard_files(output) == []
     assert done.stdout.count("VideoRefer-Bench-Q (8 frames)") == 1  # the report comes from the main process only
+
+
+# ------------------------------------------------------------------ input pipeline: batches built in worker processes
+def test_worker_processes_write_exactly_what_the_main_process_writes(model_and_processor, mini, tmp_path):
+    """Mixed media (frame folders and mp4 files), several batches, inputs built by 2 workers ahead of generation."""
+    model, processor = model_and_processor
+    samples = samples_of(mini)
+    serial, parallel = tmp_path / "serial.jsonl", tmp_path / "parallel.jsonl"
+    run_predictions(model, processor, samples, serial, batch_size=2, **FAST)
+    result = run_predictions(model, processor, samples, parallel, batch_size=2, num_workers=2, **FAST)
+    assert result.written == NUM_QUESTIONS and result.finished
+    assert parallel.read_bytes() == serial.read_bytes()
+    assert {line["video"].rsplit(".", 1)[-1] == "mp4" for line in read_predictions(serial)} == {True, False}
+
+
+def test_interrupted_run_with_workers_resumes_each_question_once(model_and_processor, mini, tmp_path):
+    model, processor = model_and_processor
+    samples = samples_of(mini)
+    output = tmp_path / "pred.jsonl"
+    first = run_predictions(model, processor, samples, output, batch_size=2, max_batches=2, num_workers=2, **FAST)
+    assert (first.written, first.finished) == (4, False)
+    second = run_predictions(model, processor, samples, output, batch_size=2, num_workers=2, **FAST)
+    assert (second.done_before, second.written) == (4, 2)
+    assert [line["id"] for line in read_predictions(output)] == list(range(NUM_QUESTIONS))
+
+
+@pytest.mark.timeout(120)
+def test_worker_that_hits_a_bad_sample_names_it_and_stops_the_run(model_and_processor, mini, tmp_path):
+    """As without workers: the batches before it are written, the run stops with the items named, no hang."""
+    model, processor = model_and_processor
+    samples = samples_of(mini)
+    samples[3].objects = [{99: samples[3].objects[0]["6"]}]  # past the end of the 12-frame clip
+    output = tmp_path / "pred.jsonl"
+    with pytest.raises(ValueError, match=r"^Cannot build the inputs of the batch of items \[2, 3\] .*past the end"):
+        run_predictions(model, processor, samples, output, batch_size=2, num_workers=2, **FAST)
+    assert [line["id"] for line in read_predictions(output)] == [0, 1]
+
+
+def test_num_workers_default_shares_half_the_cores_and_refuses_negative(monkeypatch):
+    import argparse
+
+    from transformers_videorefer.cli import eval as cli_eval
+    from transformers_videorefer.evaluation.runner import batch_inputs
+
+    monkeypatch.setattr(cli_eval.os, "cpu_count", lambda: 16)
+    auto = argparse.Namespace(num_workers=None)
+    assert cli_eval._num_workers(auto, Shard(0, 1)) == 8
+    assert cli_eval._num_workers(auto, Shard(0, 4)) == 2
+    assert cli_eval._num_workers(argparse.Namespace(num_workers=0), Shard(0, 1)) == 0
+    with pytest.raises(ValueError, match="num_workers must be 0 or more, got -1"):
+        list(batch_inputs(None, [[]], 4, num_workers=-1))

@@ -61,6 +61,8 @@ def _check_generation_args(args: argparse.Namespace) -> None:
     for name in ("batch_size", "max_new_tokens", "num_frames"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    if args.num_workers is not None and args.num_workers < 0:
+        raise ValueError(f"--num-workers must be 0 or more, got {args.num_workers}.")
     # (--model is checked once there is something to generate: a finished run needs no model)
     # without --dtype the default (fp16 on a GPU, float32 on the CPU) always suits the device; check the device alone
     check_dtype_and_device(args.dtype or "float32", args.device)
@@ -92,6 +94,13 @@ def _generate(args: argparse.Namespace, samples: list, command: str) -> tuple[An
     finally:
         if lock is not None:
             lock.release()
+
+
+def _num_workers(args: argparse.Namespace, state: Any) -> int:
+    """`--num-workers`, or half of the cores shared by the run's processes (at most 8 each)."""
+    if args.num_workers is not None:
+        return args.num_workers
+    return max(0, min(8, (os.cpu_count() or 2) // (2 * max(1, state.num_processes))))
 
 
 def _generate_locked(args: argparse.Namespace, samples: list, command: str, state: Any) -> tuple[Any, int | None]:
@@ -132,6 +141,7 @@ def _generate_locked(args: argparse.Namespace, samples: list, command: str, stat
             progress=not args.no_progress,
             description=command,
             generator=generator,
+            num_workers=_num_workers(args, state),
         )
     except ValueError as error:
         return state, fail(f"videorefer eval {command}: {error}")
@@ -315,6 +325,11 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -
                         help="single: only the mask at frame_idx; multi: every annotated mask (default single)")
     parser.add_argument("--output", required=True, help="predictions JSONL (continued if it exists)")
     parser.add_argument("--batch-size", type=int, default=1, help="questions per generate call (default 1)")
+    parser.add_argument(
+        "--num-workers", type=int, default=None,
+        help="processes that read media and build the next batches while one generates (default: half of this "
+        "machine's cores shared by the run's processes; 0 builds them in the main process)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
                         help=f"default {DEFAULT_MAX_NEW_TOKENS}, as the release evaluation")
     parser.add_argument("--num-frames", type=int, default=DEFAULT_NUM_FRAMES,

@@ -11,7 +11,7 @@ sharding and merging the files is `predictions`' job; the samples come from `ben
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,18 +73,8 @@ class RunResult:
     finished: bool
 
 
-def generate_answers(
-    model: Any,
-    processor: Any,
-    batch: Sequence[Sample],
-    num_frames: int,
-    max_new_tokens: int,
-    generator: Any = None,
-) -> list[str]:
-    """Greedy answers (stripped) of a batch of samples, in one padded `generate` call.
-
-    With `generator` (a `FastGreedyGenerator`), batches whose prompt and answer fit its caches go through it (same
-    tokens, faster long answers on a GPU); others through `model.generate`.
+def build_inputs(processor: Any, batch: Sequence[Sample], num_frames: int) -> Any:
+    """The processor's inputs (a `BatchFeature`) of a batch of samples: the CPU half of a batch's work.
 
     Raises:
         ValueError: the processor refused an input (unreadable clip, bad mask ...); the message names the items.
@@ -98,15 +88,23 @@ def generate_answers(
         for sample in batch
     ]
     try:
-        inputs = processor(
+        return processor(
             text=texts, videos=[s.video for s in batch], masks=[s.objects for s in batch], num_frames=num_frames
         )
     except (ValueError, TypeError, FileNotFoundError) as error:
         ids = [sample.id for sample in batch]
         raise ValueError(f"Cannot build the inputs of the batch of items {ids} (sample k is the k-th): {error}") from error
+
+
+def answers_from_inputs(model: Any, processor: Any, inputs: Any, max_new_tokens: int, generator: Any = None) -> list[str]:
+    """Greedy answers (stripped) of a batch's inputs, in one padded `generate` call: the GPU half of a batch's work.
+
+    With `generator` (a `FastGreedyGenerator`), batches whose prompt and answer fit its caches go through it (same
+    tokens, faster long answers on a GPU); others through `model.generate`.
+    """
     import torch
 
-    inputs = inputs.to(model.device, dtype=model.dtype)
+    inputs = inputs.to(model.device, dtype=model.dtype, non_blocking=True)
     tokenizer = processor.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     fits = generator is not None and inputs["input_ids"].shape[1] + max_new_tokens <= generator.max_cache_len
@@ -117,6 +115,22 @@ def generate_answers(
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
     answers = processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     return [answer.strip() for answer in answers]
+
+
+def generate_answers(
+    model: Any,
+    processor: Any,
+    batch: Sequence[Sample],
+    num_frames: int,
+    max_new_tokens: int,
+    generator: Any = None,
+) -> list[str]:
+    """Greedy answers (stripped) of a batch of samples: `build_inputs` then `answers_from_inputs`.
+
+    Raises:
+        ValueError: the processor refused an input (unreadable clip, bad mask ...); the message names the items.
+    """
+    return answers_from_inputs(model, processor, build_inputs(processor, batch, num_frames), max_new_tokens, generator)
 
 
 def _settings_conflicts(records: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], output: str) -> None:
@@ -159,6 +173,60 @@ def pending_samples(samples: Sequence[Sample], output: str | os.PathLike, settin
     return [sample for sample in samples if id_key(sample.id) not in done]
 
 
+class _BatchInputs:
+    """A map-style dataset of batches: item k is `(batch k, its processor inputs or the ValueError's message)`.
+
+    The error travels as a message so that the main process raises the runner's own one-line ValueError, not
+    the DataLoader's re-raised traceback."""
+
+    def __init__(self, processor: Any, batches: Sequence[Sequence[Sample]], num_frames: int):
+        self.processor, self.batches, self.num_frames = processor, batches, num_frames
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> tuple[Sequence[Sample], Any, str | None]:
+        batch = self.batches[index]
+        try:
+            return batch, build_inputs(self.processor, batch, self.num_frames), None
+        except ValueError as error:
+            return batch, None, str(error)
+
+
+def batch_inputs(
+    processor: Any, batches: Sequence[Sequence[Sample]], num_frames: int, num_workers: int = 0, pin_memory: bool = False
+) -> Iterator[tuple[Sequence[Sample], Any]]:
+    """`(batch, inputs)` for each batch, in order; with `num_workers` > 0 the inputs are built ahead in worker
+    processes (a `torch.utils.data.DataLoader`, two batches ahead per worker), in pinned memory for the GPU.
+
+    Raises:
+        ValueError: a batch the processor refused (the message names its items), when that batch's turn comes.
+    """
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be 0 or more, got {num_workers}.")
+    dataset = _BatchInputs(processor, batches, num_frames)
+    if num_workers == 0 or len(batches) < 2:
+        items: Iterator = (dataset[index] for index in range(len(dataset)))
+    else:
+        from torch.utils.data import DataLoader
+
+        items = iter(
+            DataLoader(
+                dataset,
+                batch_size=None,  # items are whole batches already
+                shuffle=False,
+                num_workers=min(num_workers, len(batches)),
+                pin_memory=pin_memory,
+                prefetch_factor=2,
+                persistent_workers=False,
+            )
+        )
+    for batch, inputs, error in items:
+        if error is not None:
+            raise ValueError(error)
+        yield batch, inputs
+
+
 def run_predictions(
     model: Any,
     processor: Any,
@@ -174,6 +242,7 @@ def run_predictions(
     progress: bool = True,
     description: str = "predicting",
     generator: Any = None,
+    num_workers: int = 0,
 ) -> RunResult:
     """Generate the answers of `samples` into the JSONL file `output`, resuming it and sharding over processes.
 
@@ -181,7 +250,9 @@ def run_predictions(
     those of the lines already in the file). `state` is an `accelerate.PartialState` (or anything with
     `process_index`, `num_processes`, `is_main_process` and `wait_for_everyone()`); by default a single process.
     `max_batches` stops this process after that many batches (an interruption, for tests). `generator`: see
-    `generate_answers`.
+    `generate_answers`. `num_workers` > 0 prepares the next batches' inputs (reading media, decoding masks,
+    preprocessing) in that many worker processes while the current batch generates (`batch_inputs`); the lines
+    written are the same as with 0 (in the same order), and a batch the processor refuses stops the run as with 0.
 
     Raises:
         ValueError: bad batch size, settings different from the file's, duplicate sample ids, or an input the
@@ -210,12 +281,12 @@ def run_predictions(
     with open(target, "a", encoding="utf-8") as handle, tqdm(
         total=len(mine), desc=label, unit="item", disable=not progress, position=index
     ) as bar:
-        for number, start in enumerate(range(0, len(mine), batch_size)):
-            if max_batches is not None and number >= max_batches:
-                finished = False
-                break
-            batch = mine[start : start + batch_size]
-            answers = generate_answers(model, processor, batch, num_frames, max_new_tokens, generator)
+        batches = [mine[start : start + batch_size] for start in range(0, len(mine), batch_size)]
+        if max_batches is not None and max_batches < len(batches):
+            batches, finished = batches[:max_batches], False
+        pin_memory = str(getattr(model, "device", "cpu")).startswith("cuda")
+        for batch, inputs in batch_inputs(processor, batches, num_frames, num_workers, pin_memory):
+            answers = answers_from_inputs(model, processor, inputs, max_new_tokens, generator)
             for sample, answer in zip(batch, answers):
                 line = {**sample.record, "id": sample.id, "pred": answer, **settings}
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -234,6 +305,9 @@ __all__ = [
     "DEFAULT_NUM_FRAMES",
     "RunResult",
     "Sample",
+    "answers_from_inputs",
+    "batch_inputs",
+    "build_inputs",
     "SingleProcess",
     "check_resumable",
     "generate_answers",
