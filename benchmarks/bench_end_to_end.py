@@ -60,9 +60,17 @@ def write_clip(root: Path, name: str, kind: str, count: int, height: int, width:
         for index, frame in enumerate(frames):
             Image.fromarray(frame).save(folder / f"{index:05d}.jpg", quality=90)
         return name
-    import av
-
     path = root / f"{name}.mp4"
+    try:
+        import av
+    except ImportError:  # OpenCV's writer instead (mpeg4 too)
+        import cv2
+
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 24, (width, height))
+        for frame in frames:
+            writer.write(frame[..., ::-1])
+        writer.release()
+        return f"{name}.mp4"
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("mpeg4", rate=24)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
