@@ -138,7 +138,9 @@ def run_command(args: argparse.Namespace, model: str, questions: Path, root: Pat
     watcher = threading.Thread(target=watch, daemon=True)
     start = time.perf_counter()
     watcher.start()
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    source = str(Path(__file__).resolve().parents[1] / "src")
+    python_path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": python_path})
     elapsed = time.perf_counter() - start
     done.set()
     watcher.join()
