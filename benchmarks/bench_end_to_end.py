@@ -112,7 +112,9 @@ def make_benchmark(root: Path, questions: int, clips: int, frames: int, height: 
     return path
 
 
-def run_command(args: argparse.Namespace, model: str, questions: Path, root: Path, output: Path) -> tuple[float, float]:
+def run_command(
+    args: argparse.Namespace, model: str, questions: Path, root: Path, output: Path, num_workers: int | None
+) -> tuple[float, float]:
     """Run `videorefer eval bench-q`; returns (overall questions/s, steady-state questions/s)."""
     command = [
         sys.executable, "-m", "transformers_videorefer", "eval", "bench-q", "--model", model, "--questions", str(questions),
@@ -120,8 +122,8 @@ def run_command(args: argparse.Namespace, model: str, questions: Path, root: Pat
         "--num-frames", str(args.num_frames), "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
         "--device", args.device, "--no-progress",
     ]
-    if args.num_workers is not None:
-        command += ["--num-workers", str(args.num_workers)]
+    if num_workers is not None:
+        command += ["--num-workers", str(num_workers)]
     stamps: list[tuple[float, int]] = []
     done = threading.Event()
 
@@ -162,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-frames", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=4)
-    parser.add_argument("--num-workers", type=int, default=None, help="passed to the command (default: its own)")
+    parser.add_argument("--num-workers", type=int, nargs="*", default=[None],
+                        help="the command's --num-workers; several values run it once each (default: its own default)")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the in-process timings")
     args = parser.parse_args(argv)
     height, width, clip_frames, ask_frames = 480, 854, 48, 16
@@ -187,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
 
             model_path = str(make_random_checkpoint(str(GOLDEN_TOKENIZER), scratch / "model", "cpu", "float32", tiny=True))
         questions = make_benchmark(scratch / "bench", args.questions, args.clips, clip_frames, height, width)
-        overall, steady = run_command(args, model_path, questions, scratch / "bench", scratch / "pred.jsonl")
+        command_rates = {
+            workers: run_command(args, model_path, questions, scratch / "bench", scratch / f"pred{number}.jsonl", workers)
+            for number, workers in enumerate(args.num_workers)
+        }
 
         model, processor = load_model_and_processor(model_path, args.dtype, args.device)
         items = load_bench_q(questions, "single")
@@ -231,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
                 times.append(time.perf_counter() - start)
             ttft[kind] = statistics.median(times) * 1000
 
-    rows = [
-        ("Bench-Q end to end, overall (questions/s)", f"{overall:.2f}"),
-        ("Bench-Q end to end, steady state (questions/s)", f"{steady:.2f}"),
+    rows = []
+    for workers, (overall, steady) in command_rates.items():
+        label = "default workers" if workers is None else f"--num-workers {workers}"
+        rows += [
+            (f"Bench-Q end to end, {label}, overall (questions/s)", f"{overall:.2f}"),
+            (f"Bench-Q end to end, {label}, steady state (questions/s)", f"{steady:.2f}"),
+            (f"steady state / model only, {label}", f"{steady / model_only:.0%}"),
+        ]
+    rows += [
         (f"model only, batch {args.batch_size} (questions/s)", f"{model_only:.2f}"),
-        ("steady state / model only", f"{steady / model_only:.0%}" if model_only else "n/a"),
         (f"ask TTFT, {ask_frames} frames {width}x{height} JPEG folder (ms)", f"{ttft['jpeg']:.0f}"),
         (f"ask TTFT, {ask_frames} frames {width}x{height} mp4 (ms)", f"{ttft['mp4']:.0f}"),
         (f"processor CPU time per sample, {args.num_frames} frames (ms)", f"{statistics.median(cpu_times) * 1000:.0f}"),
