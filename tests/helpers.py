@@ -247,3 +247,71 @@ def uncompressed_rle(mask) -> dict:
             current, run = value, 1
     counts.append(run)
     return {"size": [int(array.shape[0]), int(array.shape[1])], "counts": counts}
+
+
+# ------------------------------------------------------------------------------------------ golden batches
+def golden_batch(model, cases: list[dict], pad_id: int = TINY_PAD_ID) -> tuple[dict, list[dict]]:
+    """Left-padded batch of several golden cases, and each case alone (as `generate` kwargs).
+
+    The batch concatenates the cases' images, videos and region inputs in sample order (region frame rows
+    re-indexed), as the processor does. Returns `(batch kwargs, [single-sample kwargs, ...])`; every kwargs dict has
+    `input_ids` and `attention_mask`.
+    """
+    singles = []
+    for expected in cases:
+        ids, kwargs = golden_inputs(model, expected)
+        singles.append(dict(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs))
+    length = max(s["input_ids"].shape[1] for s in singles)
+    ids = torch.full((len(singles), length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros(len(singles), length, dtype=torch.long)
+    for row, single in enumerate(singles):
+        n = single["input_ids"].shape[1]
+        ids[row, length - n :] = single["input_ids"][0]
+        attention_mask[row, length - n :] = 1
+    batch = dict(input_ids=ids, attention_mask=attention_mask)
+    for key in ("pixel_values", "pixel_values_videos"):
+        present = [s[key] for s in singles if key in s]
+        if present:
+            batch[key] = torch.cat(present)
+    offsets = torch.cumsum(torch.tensor([0] + [s["region_pixel_values"].shape[0] for s in singles[:-1]]), 0).tolist()
+    batch["region_pixel_values"] = torch.cat([s["region_pixel_values"] for s in singles])
+    batch["region_masks"] = [mask for s in singles for mask in s["region_masks"]]  # sizes differ: a list
+    batch["region_mask_frame_index"] = torch.cat(
+        [s["region_mask_frame_index"] + offset for s, offset in zip(singles, offsets)]
+    )
+    batch["region_masks_per_object"] = torch.cat([s["region_masks_per_object"] for s in singles])
+    return batch, singles
+
+
+# ------------------------------------------------------------------- transformers' common test suites
+def tiny_common_batch(config: VideoReferConfig, num_visual_tokens: int, batch_size: int = 2, seed: int = 0) -> dict:
+    """Inputs in the layout transformers' `ModelTesterMixin`/`GenerationTesterMixin` expect: a batch of
+    `batch_size` samples, each `<text> <video x num_visual_tokens> <text> <region> <text>` with one object of one mask,
+    no padding. Every tensor has `batch_size` rows (one video, one region frame, one mask, one object per sample),
+    so the mixins' generic `v[:batch_size]` slicing keeps samples and their visual inputs together; the region frame
+    index is global over the batch (sample i's mask is on row i of `region_pixel_values`).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    vocab = config.text_config.vocab_size
+    special = {config.image_token_id, config.video_token_id, config.region_token_id, TINY_PAD_ID}
+
+    def text(n: int) -> list[int]:
+        ids = torch.randint(1, vocab, (n,), generator=generator).tolist()
+        return [1 if i in special else i for i in ids]
+
+    rows = []
+    for _ in range(batch_size):
+        rows.append(
+            text(3) + [config.video_token_id] * num_visual_tokens + text(2) + [config.region_token_id] + text(3)
+        )
+    input_ids = torch.tensor(rows, dtype=torch.long)
+    size = config.vision_config.image_size
+    return dict(
+        input_ids=input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        pixel_values_videos=torch.randn(batch_size, config.num_frames, 3, size, size, generator=generator),
+        region_pixel_values=torch.randn(batch_size, 3, size, size, generator=generator),
+        region_masks=(torch.rand(batch_size, 20, 24, generator=generator) > 0.5).float(),
+        region_mask_frame_index=torch.arange(batch_size),
+        region_masks_per_object=torch.ones(batch_size, dtype=torch.long),
+    )

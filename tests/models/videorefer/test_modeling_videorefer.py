@@ -479,3 +479,175 @@ def test_prompt_longer_than_the_language_models_positions_is_refused():
     # decoding steps after a prompt that fits are the caller's choice (max_new_tokens), not refused
     out = model.generate(input_ids=torch.ones(1, 22, dtype=torch.long), max_new_tokens=4, do_sample=False)
     assert out.shape == (1, 26)
+
+
+# ------------------------------------------------------------------------------ inputs_embeds (issue 15)
+def _visual(inputs: dict) -> dict:
+    return {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+
+
+def test_generate_with_inputs_embeds_for_text(tiny):
+    ids = torch.tensor([[5, 17, 23, 42, 8, 9]])
+    embeds = tiny.get_input_embeddings()(ids)
+    with torch.no_grad():
+        from_ids = tiny.generate(input_ids=ids, max_new_tokens=4, do_sample=False)[:, ids.shape[1] :]
+        from_embeds = tiny.generate(inputs_embeds=embeds, max_new_tokens=4, do_sample=False)
+    assert from_embeds.tolist() == from_ids.tolist()
+
+
+def test_inputs_embeds_beside_input_ids_with_visual_inputs(tiny):
+    inputs = single_inputs(random_sample(tiny, [2, 1], seed=11))
+    ids = inputs["input_ids"]
+    with pytest.raises(IndexError):  # documented: placeholder ids lie past the embedding table
+        tiny.get_input_embeddings()(ids)
+    embeds = tiny.model.embed_input_ids(ids)
+    assert embeds.shape == (*ids.shape, tiny.config.text_config.hidden_size)
+    with torch.no_grad():
+        expected = tiny(**inputs).logits
+        got = tiny(**inputs, inputs_embeds=embeds).logits
+        # text embeddings come from inputs_embeds, placeholders from the features
+        scaled = tiny(**inputs, inputs_embeds=embeds * 1.5).logits
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    assert not torch.allclose(scaled, expected)
+
+    generated = _generate(tiny, ids, {**_visual(inputs), "inputs_embeds": embeds}, 4)
+    assert generated.shape[1] == 4
+    assert generated.tolist() == _generate(tiny, ids, _visual(inputs), 4).tolist()
+
+
+def test_inputs_embeds_alone_with_visual_inputs_is_refused(tiny):
+    inputs = single_inputs(random_sample(tiny, [1], seed=12))
+    embeds = tiny.model.embed_input_ids(inputs["input_ids"])
+    with pytest.raises(ValueError, match=r"given with inputs_embeds but without input_ids.*outside the embedding table"):
+        tiny(inputs_embeds=embeds, **_visual(inputs))
+    with pytest.raises(ValueError, match=r"inputs_embeds of shape \(1, 3, 32\) do not match input_ids"):
+        tiny(input_ids=inputs["input_ids"], inputs_embeds=embeds[:, :3])
+    with pytest.raises(ValueError, match=r"Pass input_ids or inputs_embeds"):
+        tiny()
+
+
+# ------------------------------------------------------------------------ encoder outputs (issue 15)
+def test_get_image_and_video_features_return_base_model_output_with_pooling(tiny):
+    from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+    config = tiny.config
+    size = config.vision_config.image_size
+    grid = config.vision_grid_size
+    videos = torch.randn(2, config.num_frames, 3, size, size)
+    with torch.no_grad():
+        video = tiny.model.get_video_features(videos)
+        video_all = tiny.get_video_features(videos, output_hidden_states=True)
+        video_tuple = tiny.model.get_video_features(videos, return_dict=False)
+        image = tiny.model.get_image_features(videos[0, :3])
+    assert isinstance(video, BaseModelOutputWithPooling) and isinstance(image, BaseModelOutputWithPooling)
+    tokens = tiny.model.expected_visual_tokens(config.num_frames)
+    assert video.pooler_output.shape == (2, tokens, config.text_config.hidden_size)
+    assert video.last_hidden_state.shape == (2 * config.num_frames, grid * grid, config.vision_config.hidden_size)
+    assert image.pooler_output.shape == (3, tokens, config.text_config.hidden_size)
+    assert image.last_hidden_state.shape == (3, grid * grid, config.vision_config.hidden_size)
+    assert video.hidden_states is None
+    assert len(video_all.hidden_states) == tiny.model._num_vision_layers_to_run() + 1
+    assert torch.equal(video_all.hidden_states[-1], video.last_hidden_state)
+    assert torch.equal(video_all.pooler_output, video.pooler_output)
+    assert isinstance(video_tuple, tuple) and torch.equal(video_tuple[1], video.pooler_output)
+
+
+def test_outputs_carry_image_and_video_outputs(tiny):
+    inputs = single_inputs(random_sample(tiny, [1], seed=13))
+    with torch.no_grad():
+        out = tiny(**inputs)
+        expected = tiny.model.get_video_features(inputs["pixel_values_videos"])
+    assert out.image_outputs is None
+    torch.testing.assert_close(out.video_outputs.pooler_output, expected.pooler_output)
+    assert "video_outputs" in out.keys()
+
+
+# -------------------------------------------------------------------------- transformers-5 plumbing (issue 15)
+def test_past_key_values_warns_but_generate_does_not(tiny):
+    import warnings
+
+    inputs = single_inputs(random_sample(tiny, [1], seed=14))
+    with torch.no_grad():
+        prefill = tiny(**inputs, use_cache=True)
+        next_ids = prefill.logits[:, -1:].argmax(-1)
+        mask = torch.cat([inputs["attention_mask"], torch.ones_like(next_ids)], dim=-1)
+        with pytest.warns(FutureWarning, match=r"`past_key_values` is deprecated .* Use `cache` instead"):
+            tiny(input_ids=next_ids, attention_mask=mask, past_key_values=prefill.cache)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=r".*past_key_values.*", category=FutureWarning)
+            tiny.generate(**inputs, max_new_tokens=3, do_sample=False)
+            tiny.model(**inputs, cache=None, use_cache=False)
+
+
+def test_tensor_parallel_plan_and_compile_flags():
+    assert VideoReferForConditionalGeneration._tp_plan == {"lm_head": "colwise_gather_output"}
+    assert VideoReferForConditionalGeneration._can_compile_fullgraph is True
+    assert VideoReferModel._can_compile_fullgraph is True
+
+
+def test_static_cache_decoding_step_compiles_fullgraph():
+    from transformers import StaticCache
+
+    model = tiny_model(seed=15)
+    inputs = single_inputs(random_sample(model, [2, 1], seed=15))
+    length = inputs["input_ids"].shape[1]
+    cache = StaticCache(config=model.config, max_cache_len=length + 4)
+    with torch.no_grad():
+        prefill = model(**inputs, cache=cache, use_cache=True)
+        next_ids = prefill.logits[:, -1:].argmax(-1)
+        step = torch.compile(model.forward, fullgraph=True, backend="aot_eager")
+        out = step(input_ids=next_ids, cache=cache, position_ids=torch.tensor([[length]]), use_cache=True)
+        full = model(
+            **{**inputs, "input_ids": torch.cat([inputs["input_ids"], next_ids], 1),
+               "attention_mask": torch.ones(1, length + 1, dtype=torch.long)},
+            use_cache=False,
+        )
+    torch.testing.assert_close(out.logits[:, -1], full.logits[:, -1], atol=1e-4, rtol=1e-4)
+
+
+def test_missing_vision_and_region_weights_are_initialised(tmp_path):
+    """A checkpoint missing some vision, connector and region weights loads with SigLIP's / transformers' init."""
+    from safetensors.torch import load_file, save_file
+
+    model = tiny_model(seed=16)
+    model.save_pretrained(tmp_path)
+    weights_path = tmp_path / "model.safetensors"
+    state = load_file(str(weights_path))
+    dropped = [
+        "model.vision_tower.encoder.layers.0.layer_norm1.weight",
+        "model.vision_tower.encoder.layers.0.layer_norm1.bias",
+        "model.vision_tower.encoder.layers.0.mlp.fc1.weight",
+        "model.vision_tower.encoder.layers.0.mlp.fc1.bias",
+        "model.vision_tower.encoder.layers.0.self_attn.q_proj.weight",
+        "model.region_encoder.feat_linear.0.weight",
+        "model.region_encoder.feat_linear.0.bias",
+    ]
+    for key in dropped:
+        assert key in state, key
+        del state[key]
+    save_file(state, str(weights_path), metadata={"format": "pt"})
+
+    loaded = []
+    for seed in (0, 0):
+        torch.manual_seed(seed)
+        reloaded, info = VideoReferForConditionalGeneration.from_pretrained(tmp_path, output_loading_info=True)
+        assert sorted(info["missing_keys"]) == sorted(dropped)
+        loaded.append(reloaded.state_dict())
+    first, second = loaded
+    for key in dropped:
+        assert torch.isfinite(first[key]).all(), key
+        assert torch.equal(first[key], second[key]), f"{key} differs between two seeded loads"
+    layer_norm = "model.vision_tower.encoder.layers.0.layer_norm1."
+    assert torch.equal(first[layer_norm + "weight"], torch.ones_like(first[layer_norm + "weight"]))
+    assert torch.equal(first[layer_norm + "bias"], torch.zeros_like(first[layer_norm + "bias"]))
+    # SigLIP's own init is dispatched to the vision tower: a lone Linear gets lecun-normal, std sqrt(1 / fan_in)
+    fc1 = first["model.vision_tower.encoder.layers.0.mlp.fc1.weight"]
+    lecun_std = (1 / fc1.shape[1]) ** 0.5
+    assert abs(float(fc1.std()) - lecun_std) < lecun_std / 3
+    assert float(first["model.vision_tower.encoder.layers.0.mlp.fc1.bias"].abs().max()) < 1e-4
+    std = model.config.get_text_config().initializer_range
+    region = first["model.region_encoder.feat_linear.0.weight"]
+    assert abs(float(region.std()) - std) < std / 2
+    assert torch.equal(first["model.region_encoder.feat_linear.0.bias"], torch.zeros_like(region[:, 0]))
+    # weights that were present are loaded unchanged
+    torch.testing.assert_close(first["model.vision_tower.encoder.layers.1.mlp.fc1.weight"], model.state_dict()["model.vision_tower.encoder.layers.1.mlp.fc1.weight"])

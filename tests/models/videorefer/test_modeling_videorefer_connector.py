@@ -65,8 +65,8 @@ def test_model_expected_visual_tokens_matches_video_features(projector_type):
     size = model.config.vision_config.image_size
     pixels = torch.randn(1, 4, 3, size, size)
     with torch.no_grad():
-        features = model.model.get_video_features(pixels)
-        image_features = model.model.get_image_features(pixels[0, :1])
+        features = model.model.get_video_features(pixels).pooler_output
+        image_features = model.model.get_image_features(pixels[0, :1]).pooler_output
     assert features.shape[1] == model.model.expected_visual_tokens(4)
     assert image_features.shape[1] == model.model.expected_visual_tokens(model.config.num_frames)
 

@@ -13,29 +13,44 @@ import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    MultimodalBaseModelOutputWithPast,
+    MultimodalCausalLMOutputWithPast,
+)
 from transformers.modeling_utils import slice_logits_to_keep
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs, torch_compilable_check
+from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_videorefer import VideoReferConfig
 from .conversion_videorefer import register_legacy_weight_names
 from .modeling_videorefer_connector import build_connector
+from .modeling_videorefer_expansion import VideoReferExpansionMixin
 from .modeling_videorefer_region import (
     VideoReferRegionEncoder,
     check_region_layout,
     masks_at_grid,
     region_slots,
 )
+from .modeling_videorefer_vision import VideoReferVisionMixin
 from .token_layout_videorefer import num_visual_tokens
 
 register_legacy_weight_names()
 
 
+REGION_INPUT_NAMES = ("region_pixel_values", "region_masks", "region_mask_frame_index", "region_masks_per_object")
+VISUAL_INPUT_NAMES = ("pixel_values", "pixel_values_videos") + REGION_INPUT_NAMES
+
+
 @dataclass
-class VideoReferModelOutputWithPast(BaseModelOutputWithPast):
+class VideoReferModelOutputWithPast(MultimodalBaseModelOutputWithPast):
     r"""
+    Outputs of [`VideoReferModel`]: those of transformers' multimodal models (`last_hidden_state`, `cache`,
+    `hidden_states`, `attentions`, and `image_outputs` / `video_outputs`, the [`BaseModelOutputWithPooling`] of
+    `get_image_features` / `get_video_features`, None when no images / videos were given), plus:
+
     region_keep_mask (`torch.BoolTensor` of shape `(batch_size, sequence_length)`, *optional*):
         False at `<region>` placeholders left over when token merging gave an object fewer tokens than it has
         placeholders (tied similarities); those positions are masked out of attention, as if absent.
@@ -45,8 +60,11 @@ class VideoReferModelOutputWithPast(BaseModelOutputWithPast):
 
 
 @dataclass
-class VideoReferCausalLMOutputWithPast(CausalLMOutputWithPast):
+class VideoReferCausalLMOutputWithPast(MultimodalCausalLMOutputWithPast):
     r"""
+    Outputs of [`VideoReferForConditionalGeneration`]: `loss`, `logits`, `cache`, `hidden_states`, `attentions`,
+    `image_outputs`, `video_outputs` (see [`VideoReferModelOutputWithPast`]), plus:
+
     region_keep_mask (`torch.BoolTensor` of shape `(batch_size, sequence_length)`, *optional*):
         See [`VideoReferModelOutputWithPast`].
     """
@@ -66,13 +84,18 @@ class VideoReferPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+    # The decoding forward (input_ids without visual inputs, a static cache) has no data-dependent Python branch.
+    _can_compile_fullgraph = True
+    # Weight init: `PreTrainedModel.initialize_weights` dispatches the vision tower's modules to SigLIP's own
+    # `_init_weights` (it is a SiglipVisionModel); the connector and region encoder (Linear, Conv3d, LayerNorm) get
+    # the generic init with `text_config.initializer_range`. Weights missing from a checkpoint are initialised so.
 
     def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
         """Save in the native layout (native weight names and config); see `PreTrainedModel.save_pretrained`."""
         return super().save_pretrained(save_directory, *args, save_original_format=save_original_format, **kwargs)
 
 
-class VideoReferModel(VideoReferPreTrainedModel):
+class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoReferPreTrainedModel):
     """The VideoRefer backbone: merges visual and region features into the text embeddings and runs Qwen2.
 
     Sub-modules: `vision_tower` (SigLIP vision model), `multi_modal_projector` (the connector), `region_encoder`,
@@ -89,71 +112,49 @@ class VideoReferModel(VideoReferPreTrainedModel):
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
+        """The language model's token embedding table, `(text vocab_size, hidden)`.
+
+        The image and video placeholder ids (`config.image_token_id`, `config.video_token_id`) lie past the end of
+        this table (they are never embedded, only replaced by features), so `get_input_embeddings()(input_ids)` on
+        processor output raises IndexError. Use [`~VideoReferModel.embed_input_ids`] to embed such ids.
+        """
         return self.language_model.get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.language_model.set_input_embeddings(value)
 
-    # ----------------------------------------------------------------------------------------------- vision
-    def _num_vision_layers_to_run(self) -> int:
-        layers = self.config.vision_config.num_hidden_layers
-        index = self.config.vision_feature_layer
-        return index if index >= 0 else layers + 1 + index
+    def embed_input_ids(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        """Token embeddings of `input_ids` `(batch, seq_len)` -> `(batch, seq_len, hidden)`, placeholders included.
 
-    def get_frame_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Patch features of frames: `(num_frames, 3, H, W)` -> `(num_frames, grid * grid, vision_hidden)`.
-
-        The hidden state at `vision_feature_layer` (index into the tower's hidden states, 0 = embeddings); the
-        layers after it are not run.
+        Image and video placeholders (outside the table) get the embedding of id 0; the forward replaces them with
+        visual features anyway. This is what the forward embeds, and a valid `inputs_embeds` to pass beside
+        `input_ids`.
         """
-        if pixel_values.ndim != 4:
-            raise ValueError(f"Frame pixel values must be (num_frames, 3, height, width), got shape {tuple(pixel_values.shape)}.")
-        pixel_values = pixel_values.to(dtype=self.vision_tower.embeddings.patch_embedding.weight.dtype)
-        if self._compiled_frame_encoder is not None and not torch.is_grad_enabled():
-            return self._compiled_frame_encoder(pixel_values)
-        return self._encode_frames(pixel_values)
+        image_mask, video_mask, _ = self._placeholder_masks(input_ids)
+        return self.get_input_embeddings()(input_ids.masked_fill(image_mask | video_mask, 0))
 
-    def _encode_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        tower = self.vision_tower
-        hidden_states = tower.embeddings(pixel_values)
-        for layer in tower.encoder.layers[: self._num_vision_layers_to_run()]:
-            hidden_states = layer(hidden_states, None)
-        return hidden_states
-
-    def compile_vision_tower(self, **compile_kwargs) -> None:
-        """Use a `torch.compile`d vision tower for inference (not while gradients are recorded).
-
-        One graph per number of frames in a batch; `compile_kwargs` go to `torch.compile` (default
-        `dynamic=False`). Same results up to floating-point rounding of fused kernels.
-        """
-        compile_kwargs.setdefault("dynamic", False)
-        self._compiled_frame_encoder = torch.compile(self._encode_frames, **compile_kwargs)
-
-    def prune_unused_vision_layers(self) -> int:
-        """Delete the vision layers after `vision_feature_layer`, the post-layernorm and the pooling head.
-
-        They are never computed; removing them saves their memory (about 61 MB at the 7B shapes) for inference.
-        The model can still be saved, without them (loading such a checkpoint reports them missing, harmlessly).
-        Returns the number of parameters removed.
-        """
-        tower = self.vision_tower
-        keep = self._num_vision_layers_to_run()
-        removed = sum(p.numel() for layer in tower.encoder.layers[keep:] for p in layer.parameters())
-        tower.encoder.layers = tower.encoder.layers[:keep]
-        for name in ("post_layernorm", "head"):
-            module = getattr(tower, name, None)
-            if isinstance(module, nn.Module):
-                removed += sum(p.numel() for p in module.parameters())
-                setattr(tower, name, nn.Identity())
-        return removed
-
+    @can_return_tuple
     def get_video_features(
-        self, pixel_values_videos: torch.Tensor, frame_features: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Connector tokens of videos: `(num_videos, frames, 3, H, W)` -> `(num_videos, tokens, text_hidden)`.
+        self,
+        pixel_values_videos: torch.Tensor,
+        frame_features: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple | BaseModelOutputWithPooling:
+        """Vision features and connector tokens of videos `(num_videos, frames, 3, H, W)`.
 
-        `frame_features` (`(num_videos * frames, grid * grid, vision_hidden)`) skips the vision tower when the
-        frames were already encoded.
+        Args:
+            pixel_values_videos: `(num_videos, frames, 3, H, W)` sampled frames.
+            frame_features: `(num_videos * frames, grid * grid, vision_hidden)`, skips the vision tower when the
+                frames were already encoded.
+            output_hidden_states: also return the tower's hidden states up to `vision_feature_layer` (not with
+                `frame_features`); defaults to `config.output_hidden_states`.
+            return_dict: False returns a tuple of the non-None fields; defaults to `config.return_dict`.
+
+        Returns:
+            [`BaseModelOutputWithPooling`]: `last_hidden_state` `(num_videos * frames, grid * grid, vision_hidden)`,
+            the vision features at `vision_feature_layer`; `pooler_output` `(num_videos, tokens, text_hidden)`,
+            the connector tokens that replace the video placeholders; `hidden_states` when asked.
         """
         if pixel_values_videos.ndim != 5:
             raise ValueError(
@@ -161,19 +162,41 @@ class VideoReferModel(VideoReferPreTrainedModel):
                 f"{tuple(pixel_values_videos.shape)}."
             )
         num_videos, frames = pixel_values_videos.shape[:2]
-        if frame_features is None:
-            frame_features = self.get_frame_features(pixel_values_videos.flatten(0, 1))
-        return self.multi_modal_projector(frame_features.reshape(num_videos, frames, *frame_features.shape[1:]))
+        frame_features, hidden_states = self._frame_encoder_outputs(
+            pixel_values_videos.flatten(0, 1), frame_features, output_hidden_states
+        )
+        tokens = self.multi_modal_projector(frame_features.reshape(num_videos, frames, *frame_features.shape[1:]))
+        return BaseModelOutputWithPooling(
+            last_hidden_state=frame_features, pooler_output=tokens, hidden_states=hidden_states
+        )
 
-    def get_image_features(self, pixel_values: torch.Tensor, frame_features: torch.Tensor | None = None) -> torch.Tensor:
-        """Connector tokens of images, each seen as a clip of `config.num_frames` copies of itself.
+    @can_return_tuple
+    def get_image_features(
+        self,
+        pixel_values: torch.Tensor,
+        frame_features: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple | BaseModelOutputWithPooling:
+        """Vision features and connector tokens of images, each seen as a clip of `config.num_frames` copies.
 
-        `(num_images, 3, H, W)` -> `(num_images, tokens, text_hidden)`; `frame_features` as in
-        `get_video_features`.
+        Args:
+            pixel_values: `(num_images, 3, H, W)`.
+            frame_features: `(num_images, grid * grid, vision_hidden)`, when already encoded.
+            output_hidden_states / return_dict: as in [`~VideoReferModel.get_video_features`].
+
+        Returns:
+            [`BaseModelOutputWithPooling`]: `last_hidden_state` `(num_images, grid * grid, vision_hidden)`,
+            `pooler_output` `(num_images, tokens, text_hidden)` (the tokens that replace the image placeholders),
+            `hidden_states` when asked.
         """
-        if frame_features is None:
-            frame_features = self.get_frame_features(pixel_values)
-        return self.multi_modal_projector(frame_features[:, None].expand(-1, self.config.num_frames, -1, -1))
+        if pixel_values.ndim != 4:
+            raise ValueError(f"pixel_values must be (num_images, 3, height, width), got shape {tuple(pixel_values.shape)}.")
+        frame_features, hidden_states = self._frame_encoder_outputs(pixel_values, frame_features, output_hidden_states)
+        tokens = self.multi_modal_projector(frame_features[:, None].expand(-1, self.config.num_frames, -1, -1))
+        return BaseModelOutputWithPooling(
+            last_hidden_state=frame_features, pooler_output=tokens, hidden_states=hidden_states
+        )
 
     def get_region_features(
         self,
@@ -203,21 +226,6 @@ class VideoReferModel(VideoReferPreTrainedModel):
         if frame_features is None:
             frame_features = self.get_frame_features(region_pixel_values)
         return self.region_encoder(frame_features, masks, frame_index, masks_per_object)
-
-    def encode_frames_once(self, *pixel_groups: torch.Tensor | None) -> list[torch.Tensor | None]:
-        """Vision features of several groups of frames with one pass of the vision tower.
-
-        Each group is `(n_i, 3, H, W)` (or None); returns one `(n_i, grid * grid, vision_hidden)` tensor per group.
-        """
-        present = [group for group in pixel_groups if group is not None]
-        if not present:
-            return [None] * len(pixel_groups)
-        if len({tuple(group.shape[1:]) for group in present}) > 1:  # frames of different sizes: one pass each
-            pieces = iter([self.get_frame_features(group) for group in present])
-        else:
-            features = self.get_frame_features(torch.cat(present) if len(present) > 1 else present[0])
-            pieces = iter(torch.split(features, [group.shape[0] for group in present]))
-        return [None if group is None else next(pieces) for group in pixel_groups]
 
     # ------------------------------------------------------------------------------------------- merging
     def expected_visual_tokens(self, num_frames: int) -> int:
@@ -284,7 +292,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
         """A prompt (the first forward, with an empty cache) longer than the language model's positions is refused:
         Qwen2 would run past `max_position_embeddings` without complaint and answer from positions it never saw."""
         limit = getattr(self.config.text_config, "max_position_embeddings", None)
-        if limit is None or (cache is not None and cache.get_seq_length() > 0) or length <= limit:
+        if limit is None or length <= limit or (cache is not None and cache.get_seq_length() > 0):
             return
         raise ValueError(
             f"The prompt is {length} tokens (visual and region placeholders included) but the language model "
@@ -293,6 +301,7 @@ class VideoReferModel(VideoReferPreTrainedModel):
         )
 
     @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -319,28 +328,44 @@ class VideoReferModel(VideoReferPreTrainedModel):
             region_masks (`(num_masks, h, w)` or list of `(h_i, w_i)`): masks, object after object.
             region_mask_frame_index (`(num_masks,)`): row of `region_pixel_values` each mask is on.
             region_masks_per_object (`(num_objects,)`): masks per object, objects in `<region>` order over the batch.
-            attention_mask (`(batch, seq_len)`), position_ids (`(batch, seq_len)`), cache, inputs_embeds
-                (`(batch, seq_len, hidden)`), use_cache: as for the language model. `past_key_values=` is accepted
-                as the older name of `cache`.
+            attention_mask (`(batch, seq_len)`), position_ids (`(batch, seq_len)`), cache, use_cache: as for the
+                language model. `past_key_values=` is the deprecated name of `cache` (a FutureWarning, as in
+                transformers' own models).
+            inputs_embeds (`(batch, seq_len, hidden)`): embeddings to use instead of embedding `input_ids`. Without
+                visual inputs it may replace `input_ids`. With visual inputs, pass `input_ids` too: they locate the
+                placeholders (whose rows of `inputs_embeds` are overwritten by features) while `inputs_embeds`
+                supplies every other position. Unlike transformers' other VLMs, the placeholders cannot be found in
+                `inputs_embeds` alone: the image and video placeholder ids lie outside the embedding table, so they
+                have no embedding to compare with (`embed_input_ids` builds valid `inputs_embeds` from such ids).
             return_dict (`bool`, *optional*): False returns a tuple (the output's non-None fields, in order);
                 defaults to `config.return_dict`.
 
         Returns:
             [`VideoReferModelOutputWithPast`] with `last_hidden_state` of shape `(batch, seq_len, hidden)`.
         """
-        if "past_key_values" in kwargs:
-            cache = kwargs.pop("past_key_values")
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        if input_ids is None and inputs_embeds is None:
+            raise ValueError("Pass input_ids or inputs_embeds (or both, to give embeddings beside visual inputs).")
+        if input_ids is not None and inputs_embeds is not None and tuple(inputs_embeds.shape[:2]) != tuple(input_ids.shape):
+            raise ValueError(
+                f"inputs_embeds of shape {tuple(inputs_embeds.shape)} do not match input_ids of shape "
+                f"{tuple(input_ids.shape)}: with both, inputs_embeds must be (batch, seq_len, hidden) for the same "
+                "(batch, seq_len)."
+            )
         self._check_prompt_length((input_ids if input_ids is not None else inputs_embeds).shape[1], cache)
         if input_ids is None:
-            if any(v is not None for v in (pixel_values, pixel_values_videos, region_pixel_values)):
-                raise ValueError("Visual inputs need input_ids, to find the placeholders they replace.")
+            given = [name for name, value in zip(VISUAL_INPUT_NAMES, (pixel_values, pixel_values_videos, region_pixel_values, region_masks, region_mask_frame_index, region_masks_per_object)) if value is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} given with inputs_embeds but without input_ids. The placeholders the visual "
+                    "features replace are found in input_ids only: the image and video placeholder ids lie outside "
+                    "the embedding table, so inputs_embeds hold no embedding to recognise them by. Pass input_ids "
+                    "beside inputs_embeds (model.model.embed_input_ids(input_ids) gives valid inputs_embeds)."
+                )
             return self._run_language_model(inputs_embeds, attention_mask, position_ids, cache, use_cache, None, **kwargs)
 
         image_mask, video_mask, region_mask = self._placeholder_masks(input_ids)
-        embed_ids = input_ids.masked_fill(image_mask | video_mask, 0)
-        inputs_embeds = self.get_input_embeddings()(embed_ids)
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_input_ids(input_ids)
 
         if pixel_values_videos is not None and pixel_values_videos.ndim != 5:
             raise ValueError(
@@ -350,15 +375,18 @@ class VideoReferModel(VideoReferPreTrainedModel):
         image_frames, video_frames, region_frames = self.encode_frames_once(
             pixel_values, None if pixel_values_videos is None else pixel_values_videos.flatten(0, 1), region_pixel_values
         )
+        image_outputs = video_outputs = None
         if pixel_values is not None:
-            features = self.get_image_features(pixel_values, image_frames).flatten(0, 1)
+            image_outputs = self.get_image_features(pixel_values, image_frames, return_dict=True)
+            features = image_outputs.pooler_output.flatten(0, 1)
             special_image_mask, _, _ = self.get_placeholder_mask(input_ids, inputs_embeds, image_features=features)
             features = features.to(inputs_embeds.device, inputs_embeds.dtype)
             inputs_embeds = inputs_embeds.masked_scatter(special_image_mask, features)
         elif cache is None and bool(image_mask.any()):
             raise ValueError("input_ids hold image placeholders but no pixel_values were given.")
         if pixel_values_videos is not None:
-            features = self.get_video_features(pixel_values_videos, video_frames).flatten(0, 1)
+            video_outputs = self.get_video_features(pixel_values_videos, video_frames, return_dict=True)
+            features = video_outputs.pooler_output.flatten(0, 1)
             _, special_video_mask, _ = self.get_placeholder_mask(input_ids, inputs_embeds, video_features=features)
             features = features.to(inputs_embeds.device, inputs_embeds.dtype)
             inputs_embeds = inputs_embeds.masked_scatter(special_video_mask, features)
@@ -398,7 +426,15 @@ class VideoReferModel(VideoReferPreTrainedModel):
             attention_mask = attention_mask * region_keep_mask.to(attention_mask.dtype)
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         return self._run_language_model(
-            inputs_embeds, attention_mask, position_ids, cache, use_cache, region_keep_mask, **kwargs
+            inputs_embeds,
+            attention_mask,
+            position_ids,
+            cache,
+            use_cache,
+            region_keep_mask,
+            image_outputs=image_outputs,
+            video_outputs=video_outputs,
+            **kwargs,
         )
 
     def _run_language_model(
@@ -409,6 +445,8 @@ class VideoReferModel(VideoReferPreTrainedModel):
         cache: Cache | None,
         use_cache: bool | None,
         region_keep_mask: torch.BoolTensor | None,
+        image_outputs: BaseModelOutputWithPooling | None = None,
+        video_outputs: BaseModelOutputWithPooling | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> VideoReferModelOutputWithPast:
         """Run Qwen2 on the merged `(batch, seq_len, hidden)` embeddings; always returns the output dataclass
@@ -427,6 +465,8 @@ class VideoReferModel(VideoReferPreTrainedModel):
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            image_outputs=image_outputs,
+            video_outputs=video_outputs,
             region_keep_mask=region_keep_mask,
         )
 
@@ -435,6 +475,7 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
     """VideoRefer with its language-model head: `model(**processor(...))` and `model.generate(**processor(...))`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
+    _tp_plan = {"lm_head": "colwise_gather_output"}
 
     def __init__(self, config: VideoReferConfig):
         super().__init__(config)
@@ -455,6 +496,7 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
         self.lm_head = value
 
     @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -505,16 +547,86 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            image_outputs=outputs.image_outputs,
+            video_outputs=outputs.video_outputs,
             region_keep_mask=outputs.region_keep_mask,
         )
 
-    def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
-        """Region inputs, like pixel values, are used on the first step only (their features are in the cache)."""
-        model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
+    def get_image_features(self, pixel_values: torch.Tensor, **kwargs) -> tuple | BaseModelOutputWithPooling:
+        """See [`VideoReferModel.get_image_features`]."""
+        return self.model.get_image_features(pixel_values, **kwargs)
+
+    def get_video_features(self, pixel_values_videos: torch.Tensor, **kwargs) -> tuple | BaseModelOutputWithPooling:
+        """See [`VideoReferModel.get_video_features`]."""
+        return self.model.get_video_features(pixel_values_videos, **kwargs)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        next_sequence_length: int | None = None,
+        cache: Cache | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        is_first_iteration: bool | None = False,
+        **kwargs,
+    ) -> dict:
+        """`GenerationMixin.prepare_inputs_for_generation`, plus:
+
+        - visual and region inputs are used on the first step only (their features are in the cache);
+        - with `generate(input_ids=..., inputs_embeds=...)` the first step gets both, `input_ids` `(batch, seq_len)`
+          locating the placeholders and `inputs_embeds` `(batch, seq_len, hidden)` the embeddings (see
+          [`VideoReferModel.forward`]); `generate(inputs_embeds=...)` alone works for text.
+        """
+        model_inputs = super().prepare_inputs_for_generation(
+            input_ids,
+            next_sequence_length=next_sequence_length,
+            cache=cache,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            is_first_iteration=is_first_iteration,
+            **kwargs,
+        )
+        prompt_embeds = model_inputs.get("inputs_embeds")
+        if prompt_embeds is not None and input_ids is not None:
+            prompt_ids = input_ids[:, -next_sequence_length:] if next_sequence_length is not None else input_ids
+            if tuple(prompt_ids.shape) == tuple(prompt_embeds.shape[:2]):
+                model_inputs["input_ids"] = prompt_ids.clone(memory_format=torch.contiguous_format)
         if not is_first_iteration and kwargs.get("use_cache", True):
-            for key in ("region_pixel_values", "region_masks", "region_mask_frame_index", "region_masks_per_object"):
+            for key in VISUAL_INPUT_NAMES:
                 model_inputs.pop(key, None)
         return model_inputs
+
+    def _expand_inputs_for_generation(
+        self,
+        expand_size: int = 1,
+        is_encoder_decoder: bool = False,
+        input_ids: torch.LongTensor | None = None,
+        **model_kwargs,
+    ) -> tuple[torch.LongTensor, dict]:
+        """Repeat every sample `expand_size` times (beam search, `num_return_sequences`), visual inputs included.
+
+        `GenerationMixin` repeats each row of every tensor, which is right for per-sample tensors but not for the
+        image, video and region inputs, whose rows are items (images, masks, objects) of all samples together. Here
+        each sample's items are repeated as a block, in the interleaved order of the repeated rows
+        (sample 0 x expand_size, sample 1 x expand_size, ...); see [`VideoReferModel.expand_visual_inputs`].
+        """
+        if expand_size == 1:
+            return super()._expand_inputs_for_generation(
+                expand_size=expand_size, is_encoder_decoder=is_encoder_decoder, input_ids=input_ids, **model_kwargs
+            )
+        visual = {key: model_kwargs.pop(key) for key in VISUAL_INPUT_NAMES if model_kwargs.get(key) is not None}
+        if visual and (input_ids is None or input_ids.ndim != 2 or input_ids.shape[1] == 0):
+            raise ValueError(
+                f"{', '.join(visual)} need input_ids (batch, seq_len) holding their placeholders, but generate() "
+                "was given none (inputs_embeds alone cannot locate them)."
+            )
+        if visual:
+            visual = self.model.expand_visual_inputs(input_ids, expand_size, **visual)
+        expanded_ids, model_kwargs = super()._expand_inputs_for_generation(
+            expand_size=expand_size, is_encoder_decoder=is_encoder_decoder, input_ids=input_ids, **model_kwargs
+        )
+        model_kwargs.update(visual)
+        return expanded_ids, model_kwargs
 
     def _update_model_kwargs_for_generation(self, outputs, model_kwargs: dict, *args, **kwargs) -> dict:
         """Carry the masking of unused `<region>` placeholders (see `region_keep_mask`) into later steps."""

@@ -188,6 +188,50 @@ def check_region_layout(
         )
 
 
+def _check_region_placeholders(
+    region_mask: torch.Tensor, masks_per_object: torch.Tensor, slots_per_object: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check that the objects fill the `<region>` placeholders exactly, without straddling two samples.
+
+    Returns `(object_ends (num_objects,), row_ends (batch,))`: cumulative placeholder counts at the end of each
+    object and of each sample (flat, row-major order).
+    """
+    num_placeholders = int(region_mask.sum())
+    if int(slots_per_object.sum()) != num_placeholders:
+        raise ValueError(
+            f"The masks describe {masks_per_object.numel()} objects needing {int(slots_per_object.sum())} "
+            f"<region> placeholders, but input_ids hold {num_placeholders}. Give exactly one object (with its "
+            "masks) per <region> marker, in the order of the markers."
+        )
+    row_counts = region_mask.sum(-1).to(slots_per_object.device)
+    object_ends = torch.cumsum(slots_per_object, 0)
+    row_ends = torch.cumsum(row_counts, 0)
+    if not bool(torch.isin(row_ends[row_counts > 0], object_ends).all()):
+        raise ValueError(
+            "The objects' <region> placeholders straddle two samples: the number of objects per sample does not "
+            "match the <region> markers of each sample."
+        )
+    return object_ends, row_ends
+
+
+def objects_per_sample(region_mask: torch.Tensor, masks_per_object: torch.Tensor, region_token_num: int) -> torch.Tensor:
+    """How many objects each sample of the batch has.
+
+    Args:
+        region_mask: `(batch, seq_len)` bool mask of the `<region>` placeholders.
+        masks_per_object: `(num_objects,)` masks of each object, objects in `<region>` order over the batch.
+        region_token_num: the most placeholders one object owns (`config.region_token_num`).
+
+    Returns:
+        `(batch,)` long: objects of each sample; they sum to `num_objects`. Raises ValueError as `region_slots`.
+    """
+    slots_per_object = masks_per_object.to(region_mask.device).clamp(max=region_token_num)
+    object_ends, row_ends = _check_region_placeholders(region_mask, masks_per_object, slots_per_object)
+    # An object belongs to the first sample whose placeholders end at or after the object's end.
+    sample_of_object = torch.searchsorted(row_ends.contiguous(), object_ends.contiguous())
+    return torch.bincount(sample_of_object, minlength=region_mask.shape[0])
+
+
 def region_slots(
     region_mask: torch.Tensor, masks_per_object: torch.Tensor, tokens_per_object: torch.Tensor, region_token_num: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,20 +247,7 @@ def region_slots(
     tokens_per_object = tokens_per_object.to(device)
     slots_per_object = masks_per_object.clamp(max=region_token_num)
     num_placeholders = int(region_mask.sum())
-    if int(slots_per_object.sum()) != num_placeholders:
-        raise ValueError(
-            f"The masks describe {masks_per_object.numel()} objects needing {int(slots_per_object.sum())} "
-            f"<region> placeholders, but input_ids hold {num_placeholders}. Give exactly one object (with its "
-            "masks) per <region> marker, in the order of the markers."
-        )
-    row_counts = region_mask.sum(-1).to(device)
-    object_ends = torch.cumsum(slots_per_object, 0)
-    row_ends = torch.cumsum(row_counts, 0)
-    if not bool(torch.isin(row_ends[row_counts > 0], object_ends).all()):
-        raise ValueError(
-            "The objects' <region> placeholders straddle two samples: the number of objects per sample does not "
-            "match the <region> markers of each sample."
-        )
+    object_ends, _ = _check_region_placeholders(region_mask, masks_per_object, slots_per_object)
     object_starts = object_ends - slots_per_object
     token_starts = torch.cumsum(tokens_per_object, 0) - tokens_per_object
     total_tokens = int(tokens_per_object.sum())
