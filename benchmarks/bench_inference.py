@@ -18,6 +18,7 @@ torch.cuda.synchronize around each.
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -25,12 +26,18 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
 
 import transformers_videorefer  # noqa: E402,F401
 from transformers_videorefer import VideoReferConfig, VideoReferForConditionalGeneration  # noqa: E402
 from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator  # noqa: E402
 
+# --tiny: defaults small enough for a CPU smoke run of the script (well under a minute on 2 cores)
+TINY_DEFAULTS = {
+    "device": "cpu", "dtype": "float32", "batch_sizes": [1, 2], "num_frames": 4, "prompt_tokens": 40,
+    "long_tokens": 8, "repeats": 1, "warmup": 1,
+}
 ORIGINAL = {"prefill_ms": 155.0, "decode_tok_s": 33.0, "bench_q_samples_s": 4.3, "bench_d_samples_s": 0.13, "peak_gb": 18.1}
 TARGET = {"prefill_ms": 70.0, "decode_tok_s": 150.0, "bench_q_samples_s": 13.0, "bench_d_samples_s": 5.0, "peak_gb": 17.5}
 
@@ -42,6 +49,23 @@ def tiny_config() -> VideoReferConfig:
         text_config={"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                      "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 400},
     )
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, tiny_defaults: dict) -> argparse.Namespace:
+    """Parse `argv`; with `--tiny`, the options the command line leaves out take `tiny_defaults` instead of the
+    (GPU, full-size) defaults."""
+    args = parser.parse_args(argv)
+    if getattr(args, "tiny", False):
+        parser.set_defaults(**tiny_defaults)
+        args = parser.parse_args(argv)
+    return args
+
+
+def golden_checkpoint() -> Path:
+    """The golden tiny VideoRefer checkpoint (original format, with a tokenizer): `$VIDEOREFER_GOLDEN/videorefer_tiny/
+    checkpoint`, by default under `../shared/golden` next to the repository."""
+    golden = Path(os.environ.get("VIDEOREFER_GOLDEN", REPO.parent / "shared" / "golden"))
+    return golden / "videorefer_tiny" / "checkpoint"
 
 
 def build_model(args) -> VideoReferForConditionalGeneration:
@@ -193,7 +217,10 @@ def format_table(results: dict, batch_sizes: list[int]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=None, help="load this checkpoint instead of random 7B-shaped weights")
-    parser.add_argument("--tiny", action="store_true", help="a tiny random model (to smoke-test the script)")
+    parser.add_argument(
+        "--tiny", action="store_true",
+        help="a tiny random model and small shapes, few repeats (a CPU smoke run of the script; numbers mean nothing)",
+    )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "float32"])
     parser.add_argument("--attn", default="sdpa", help="sdpa, eager or flash_attention_2")
@@ -209,7 +236,7 @@ def main(argv=None) -> None:
     parser.add_argument("--compile-vision", action="store_true", help="torch.compile the vision tower for prefill")
     parser.add_argument("--tune-kernels", action="store_true", help="fast mode: FastGreedyGenerator(tune_kernels=True)")
     parser.add_argument("--json", default=None, help="write the results here")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, TINY_DEFAULTS)
     results = run(args)
     print(format_table(results, args.batch_sizes))
     if args.json:

@@ -33,17 +33,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import transformers_videorefer  # noqa: E402,F401
-from bench_inference import make_inputs, random_model, tiny_config  # noqa: E402
+from bench_inference import make_inputs, parse_args, random_model, synchronize, tiny_config  # noqa: E402
 from transformers_videorefer import VideoReferConfig  # noqa: E402
 
 H100_BF16_PEAK = 989e12
+# --tiny: a CPU smoke run of the script (its numbers mean nothing)
+TINY_DEFAULTS = {"device": "cpu", "batch_size": 1, "num_frames": 4, "prompt_tokens": 30, "answer_tokens": 16,
+                 "steps": 2, "warmup": 1, "lora_r": 4}
+
+
+def truncate_language_model(config: VideoReferConfig, num_layers: int) -> int:
+    """Keep the first `num_layers` decoder layers of the config's language model (its `layer_types` too); a config
+    with fewer layers keeps them all. Returns the number of layers kept."""
+    if num_layers < 1:
+        raise ValueError(f"--llm-layers must be at least 1, got {num_layers}.")
+    text_config = config.text_config
+    kept = min(num_layers, text_config.num_hidden_layers)
+    text_config.num_hidden_layers = kept
+    if getattr(text_config, "layer_types", None) is not None:
+        text_config.layer_types = list(text_config.layer_types[:kept])
+    return kept
 
 
 def build(args):
     config = tiny_config() if args.tiny else VideoReferConfig()
     if args.llm_layers and not args.lora:
-        config.text_config.num_hidden_layers = args.llm_layers
-        config.text_config.layer_types = config.text_config.layer_types[: args.llm_layers]
+        args.llm_layers = truncate_language_model(config, args.llm_layers)
     model = random_model(config, args.device, torch.bfloat16 if args.lora else torch.float32, args.attn)
     model.model.vision_tower.requires_grad_(False)
     if args.lora:
@@ -59,6 +74,11 @@ def build(args):
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     return model
+
+
+def base_layers(model) -> int:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.config.text_config.num_hidden_layers
 
 
 def make_batch(model, args) -> dict:
@@ -89,7 +109,7 @@ def count_flops(model, batch, args) -> tuple[float, float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--tiny", action="store_true", help="a tiny random model, small shapes, 2 steps (CPU smoke run)")
     parser.add_argument("--attn", default="sdpa")
     parser.add_argument("--llm-layers", type=int, default=8)
     parser.add_argument("--lora", action="store_true")
@@ -101,7 +121,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, TINY_DEFAULTS)
 
     model = build(args)
     batch = make_batch(model, args)
@@ -111,16 +131,14 @@ def main(argv=None) -> None:
     vision_flops, trained_flops = count_flops(model, batch, args)
     times = []
     for step in range(args.warmup + args.steps):
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
+        synchronize(args.device)
         start = time.perf_counter()
         with autocast:
             loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
+        synchronize(args.device)
         if step >= args.warmup:
             times.append(time.perf_counter() - start)
         if not torch.isfinite(loss):
@@ -130,7 +148,7 @@ def main(argv=None) -> None:
     model_flops = vision_flops + 3 * trained_flops
     result = {
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
-        "setup": f"LoRA r={args.lora_r}, 28 layers, bf16 weights" if args.lora else f"full FT, {args.llm_layers} LLM layers, fp32 weights + bf16 autocast",
+        "setup": f"LoRA r={args.lora_r}, {base_layers(model)} layers, bf16 weights" if args.lora else f"full FT, {args.llm_layers} LLM layers, fp32 weights + bf16 autocast",
         "trainable_params_b": sum(p.numel() for p in params) / 1e9,
         "batch_size": args.batch_size,
         "seq_len": int(batch["input_ids"].shape[1]),
@@ -142,6 +160,7 @@ def main(argv=None) -> None:
         "final_loss": float(loss),
     }
     print(json.dumps(result, indent=2))
+    print("| setup | batch | step | tokens/s | MFU |\n|---|---|---|---|---|")
     print(
         f"| {result['setup']} | bs {args.batch_size} x {result['seq_len']} tokens | {step_time * 1000:.0f} ms/step | "
         f"{result['tokens_per_s']:.0f} tokens/s | MFU {100 * result['mfu']:.1f}% |"

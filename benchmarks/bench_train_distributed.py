@@ -19,6 +19,7 @@ wall time of the launch, and the reload checks. Exit status 1 when a check fails
     python benchmarks/bench_train_distributed.py --model /tmp/rand7b --accelerate-config examples/train/accelerate/zero2.yaml \\
         --num-processes 2 --work-dir /tmp/zero2
     python benchmarks/bench_train_distributed.py --model <tiny> --accelerate-config ... --cpu --dtype float32   # smoke run
+    python benchmarks/bench_train_distributed.py --tiny --device cpu   # smoke run, all made up: see --tiny
 """
 
 import argparse
@@ -29,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,10 +39,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_inference import golden_checkpoint, parse_args  # noqa: E402
 
 EXAMPLE_FRAMES = REPO / "examples" / "data" / "rolling_ball_frames"
 EXAMPLE_MASKS = REPO / "examples" / "data" / "ball_masks.json"
 STAGE3_RECIPE = REPO / "examples" / "train" / "stage3.yaml"
+# --tiny: a tiny random checkpoint (the golden tokenizer), 2 CPU processes (FSDP falls back to DDP), 2 short steps
+TINY_DEFAULTS = {"accelerate_config": REPO / "examples" / "train" / "accelerate" / "fsdp.yaml", "steps": 2,
+                 "batch_size": 1, "num_frames": 4, "answer_words": 12, "dtype": "float32", "warmup_steps": 1}
 WORDS = "the red ball rolls from the left edge of the lawn towards the blue box and keeps its speed".split()
 
 
@@ -175,12 +183,14 @@ def sample_loss(model_dir: Path, data: Path, media_root: Path, num_frames: int, 
     return loss
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="Checkpoint to start from (native or original).")
-    parser.add_argument("--accelerate-config", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="Checkpoint to start from (native or original); with --tiny, a tiny random one by default.")
+    parser.add_argument("--accelerate-config", type=Path, default=None, help="Required without --tiny.")
     parser.add_argument("--num-processes", type=int, default=2)
-    parser.add_argument("--work-dir", type=Path, required=True, help="Data, recipe, log and the trained model.")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="Data, recipe, log and the trained model (required without --tiny: a temporary folder).")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=2, help="Per device.")
     parser.add_argument("--num-frames", type=int, default=16)
@@ -190,8 +200,32 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=29533)
     parser.add_argument("--cpu", action="store_true", help="A smoke run on CPU processes (gloo; FSDP falls back to DDP).")
     parser.add_argument("--json", type=Path, help="Write the results here too.")
-    args = parser.parse_args()
+    parser.add_argument("--tiny", action="store_true",
+                        help="A smoke run: tiny random model, 2 steps on CPU processes (--device cuda: on GPUs).")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="cpu is --cpu (default: cuda).")
+    args = parse_args(parser, argv, TINY_DEFAULTS)
+    args.cpu = args.cpu or args.device == "cpu" or (args.tiny and args.device is None)
+    if not args.tiny:
+        missing = [flag for flag, value in (("--model", args.model), ("--accelerate-config", args.accelerate_config),
+                                            ("--work-dir", args.work_dir)) if value is None]
+        if missing:
+            parser.error(", ".join(missing) + " required without --tiny")
+        run_benchmark(args)
+        return
+    with tempfile.TemporaryDirectory(prefix="videorefer-train-distributed-") as scratch:
+        if args.work_dir is None:
+            args.work_dir = Path(scratch)
+        if args.model is None:
+            from make_random_checkpoint import make_random_checkpoint
 
+            args.model = make_random_checkpoint(
+                str(golden_checkpoint()), args.work_dir / "initial", "cpu", "float32", tiny=True
+            )
+        run_benchmark(args)
+
+
+def run_benchmark(args: argparse.Namespace) -> None:
+    """Write the data and recipe, launch the training, check the saved model and print the tables."""
     args.work_dir.mkdir(parents=True, exist_ok=True)
     data = write_dataset(args.work_dir, num_samples=args.steps * args.batch_size * args.num_processes, answer_words=args.answer_words)
     recipe = write_recipe(args, data)

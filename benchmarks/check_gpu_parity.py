@@ -4,6 +4,10 @@ Checks that the optimised path changes no result: greedy ids of both paths equal
 logits of the whole sequence stay within 1e-4 of the original's on CUDA (TF32 off).
 
     python benchmarks/check_gpu_parity.py --golden ../shared/golden/videorefer_tiny
+    python benchmarks/check_gpu_parity.py --tiny --device cpu   # the same checks on the CPU (golden found itself)
+
+The golden checkpoint is tiny already: --tiny only picks the CPU and finds the golden folder (`$VIDEOREFER_GOLDEN`, by
+default ../shared/golden) when --golden is not given. On the CPU, the static-cache path runs uncompiled.
 """
 
 import argparse
@@ -15,8 +19,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import transformers_videorefer  # noqa: E402,F401
+from bench_inference import golden_checkpoint, parse_args  # noqa: E402
 from helpers import golden_inputs, load_case  # noqa: E402
 from transformers import AutoModelForImageTextToText  # noqa: E402
 
@@ -25,9 +31,12 @@ CASES = ("image_two_objects", "video_dir_single_frame_mask", "video_mp4_multi_fr
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--golden", required=True, help="the videorefer_tiny folder")
+    parser.add_argument("--golden", default=None, help="the videorefer_tiny folder (required without --tiny)")
     parser.add_argument("--device", default="cuda")
-    args = parser.parse_args(argv)
+    parser.add_argument("--tiny", action="store_true", help="on the CPU, golden folder found itself (a smoke run)")
+    args = parse_args(parser, argv, {"device": "cpu", "golden": str(golden_checkpoint().parent)})
+    if args.golden is None:
+        parser.error("--golden is required without --tiny")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     golden = Path(args.golden)

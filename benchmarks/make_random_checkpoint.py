@@ -12,6 +12,7 @@ published settings (no download). --tiny makes a small model of the same layout 
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from transformers import AutoTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_inference import random_model, tiny_config  # noqa: E402
+from bench_inference import golden_checkpoint, parse_args, random_model, tiny_config  # noqa: E402
 from transformers_videorefer import VideoReferConfig, VideoReferProcessor  # noqa: E402
 from transformers_videorefer.models.videorefer.processing_videorefer import REGION_TOKEN, image_processor_for_vision_tower  # noqa: E402
 
@@ -59,18 +60,30 @@ def make_random_checkpoint(
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tokenizer", required=True, help="A checkpoint folder (or Hub name) with a tokenizer.")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--tokenizer", default=None,
+        help="A checkpoint folder (or Hub name) with a tokenizer (default with --tiny: the golden tiny checkpoint).",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="Where to save (default with --tiny: a temporary folder).")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="bf16")
-    parser.add_argument("--tiny", action="store_true", help="A small model of the same layout.")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    make_random_checkpoint(args.tokenizer, args.out, args.device, args.dtype, args.tiny)
-    size = sum(f.stat().st_size for f in args.out.iterdir() if f.is_file()) / 1e9
-    print(f"saved {args.out} ({size:.2f} GB) in {time.perf_counter() - start:.1f} s")
+    parser.add_argument("--tiny", action="store_true", help="A small model of the same layout (float32 by default).")
+    args = parse_args(parser, argv, {"tokenizer": str(golden_checkpoint()), "dtype": "float32"})
+    missing = [name for name in ("tokenizer", "out") if getattr(args, name) is None and not (args.tiny and name == "out")]
+    if missing:
+        parser.error(" and ".join(f"--{name}" for name in missing) + " required without --tiny")
+    with tempfile.TemporaryDirectory(prefix="videorefer-random-") as scratch:
+        out = args.out if args.out is not None else Path(scratch) / "checkpoint"
+        start = time.perf_counter()
+        make_random_checkpoint(args.tokenizer, out, args.device, args.dtype, args.tiny)
+        files = sorted(f for f in out.iterdir() if f.is_file())
+        size = sum(f.stat().st_size for f in files) / 1e9
+        print(f"saved {out} ({size:.2f} GB) in {time.perf_counter() - start:.1f} s")
+        print("| file | MB |\n|---|---|")
+        for file in files:
+            print(f"| {file.name} | {file.stat().st_size / 1e6:.2f} |")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_inference import build_model, make_inputs  # noqa: E402
+from bench_inference import build_model, make_inputs, parse_args  # noqa: E402
 from profile_decode import median_step_ms  # noqa: E402
 from transformers_videorefer.generation.attention import grouped_query_sdpa_forward  # noqa: E402
 from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator  # noqa: E402
@@ -64,24 +64,31 @@ def flex_forward(module, query, key, value, attention_mask, dropout=0.0, scaling
 
 
 VARIANTS = {"sdpa_grouped": None, "math32": math32_forward, "flex": flex_forward}
+# --tiny: a tiny random model on the CPU, where the step runs uncompiled without CUDA graphs (a smoke run of the
+# script: the variants' agreement is meaningful, their times are not)
+TINY_DEFAULTS = {"device": "cpu", "dtype": "float32", "tokens": 8, "num_frames": 4}
 
 
 @torch.inference_mode()
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", nargs="+", default=["sdpa_grouped", "math32"], choices=list(VARIANTS))
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1])
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--tune-kernels", action="store_true", help="FastGreedyGenerator(tune_kernels=True)")
-    args = parser.parse_args()
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "float32"])
+    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--tiny", action="store_true", help="a tiny random model, 8 tokens (a CPU smoke run)")
+    args = parse_args(parser, argv, TINY_DEFAULTS)
     for name, function in VARIANTS.items():
         if function is not None:
             AttentionInterface.register(f"bench_{name}", function)
             AttentionMaskInterface.register(f"bench_{name}", sdpa_mask)
-    build_args = argparse.Namespace(checkpoint=None, tiny=False, device="cuda", dtype="bf16", attn="sdpa_grouped")
+    build_args = argparse.Namespace(checkpoint=None, tiny=args.tiny, device=args.device, dtype=args.dtype, attn="sdpa_grouped")
     model = build_model(build_args)
     for batch_size in args.batch_sizes:
-        inputs = make_inputs(model, batch_size, 16, 70, "cuda")
+        inputs = make_inputs(model, batch_size, args.num_frames, 70, args.device)
         reference_tokens = None
         for variant in args.variants:
             model.set_attn_implementation("sdpa_grouped" if variant == "sdpa_grouped" else f"bench_{variant}")
@@ -96,7 +103,7 @@ def main() -> None:
             state = generator._states[batch_size]
             if reference_tokens is None:
                 reference_tokens = tokens
-            step_ms = median_step_ms(state)
+            step_ms = median_step_ms(state, device=args.device)
             same = (tokens == reference_tokens).float().mean().item()
             print(
                 f"batch {batch_size:3d} {variant:13s}: step {step_ms:6.2f} ms ({batch_size * 1000 / step_ms:6.1f} tok/s), "

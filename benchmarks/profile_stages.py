@@ -17,26 +17,25 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models" / "videorefer"))
 
-from bench_inference import build_model, make_inputs  # noqa: E402
+from bench_inference import build_model, make_inputs, parse_args, synchronize  # noqa: E402
 from reference_connector import ReferenceSpatioTemporalConnector  # noqa: E402
 
 
-def synchronize() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+# --tiny: a tiny random model on the CPU, few repeats (a smoke run of the script; its numbers mean nothing)
+TINY_DEFAULTS = {"device": "cpu", "dtype": "float32", "batch_sizes": [1, 2], "num_frames": 4, "repeats": 2, "warmup": 1}
 
 
-def median_ms(fn, repeats: int = 10, warmup: int = 3) -> float:
+def median_ms(fn, device: str, repeats: int = 10, warmup: int = 3) -> float:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        synchronize()
+        synchronize(device)
         start = time.perf_counter()
         fn()
-        synchronize()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
 
@@ -49,16 +48,19 @@ def main(argv=None) -> None:
     parser.add_argument("--dtype", default="bf16")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--checkpoint", default=None)
-    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--tiny", action="store_true", help="a tiny random model, 4 frames, 2 repeats (CPU smoke run)")
+    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd vision layers and connector")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, TINY_DEFAULTS)
     model = build_model(args)
     inner = model.model
     for batch_size in args.batch_sizes:
-        inputs = make_inputs(model, batch_size, 16, 70, args.device)
+        inputs = make_inputs(model, batch_size, args.num_frames, 70, args.device)
         videos = inputs["pixel_values_videos"]
         frame_features = inner.get_frame_features(videos.flatten(0, 1))
-        grid_features = frame_features.reshape(batch_size, 16, *frame_features.shape[1:])
+        grid_features = frame_features.reshape(batch_size, args.num_frames, *frame_features.shape[1:])
         embeds = inner.get_input_embeddings()(inputs["input_ids"].clamp(max=model.config.text_config.vocab_size - 1))
         reference = ReferenceSpatioTemporalConnector(model.config).to(model.device, model.dtype)
         reference.load_state_dict(inner.multi_modal_projector.state_dict())
@@ -88,7 +90,7 @@ def main(argv=None) -> None:
             rows["connector, compiled"] = lambda: compiled_connector(grid_features)
         print(f"batch size {batch_size}, sequence {inputs['input_ids'].shape[1]}")
         for name, fn in rows.items():
-            print(f"  {name:45s} {median_ms(fn):8.2f} ms", flush=True)
+            print(f"  {name:45s} {median_ms(fn, args.device, args.repeats, args.warmup):8.2f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
 """`videorefer data check`: find every unusable sample of a training file before training."""
 
+import numbers
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -76,6 +77,49 @@ class DataReport:
         return "\n".join(lines)
 
 
+def _positive_int(value: Any) -> int | None:
+    """`value` as a positive pixel count (an int, an integral float or a string of digits, as JSON files hold it), or
+    None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    else:
+        return None
+    return number if number > 0 else None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _field_defects(record: dict[str, Any]) -> list[str]:
+    """What is malformed in the sample's top-level fields, each said with what was expected (the conversation and
+    annotation are checked by their own parsers)."""
+    problems = []
+    for key in ("video", "image"):
+        value = record.get(key)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            problems.append(
+                f"'{key}' must be a file or folder path (a non-empty string), got {type(value).__name__} {_shown(value)}"
+            )
+    for key in ("height", "width"):
+        value = record.get(key)
+        if value is not None and _positive_int(value) is None:
+            problems.append(f"'{key}' must be a positive integer (the media's size in pixels), got {_shown(value)}")
+    conversations = record.get("conversations")
+    if isinstance(conversations, list):
+        for number, turn in enumerate(conversations):
+            if isinstance(turn, dict) and "from" in turn and not isinstance(turn["from"], str):
+                problems.append(f"turn {number}: 'from' must be 'human' or 'gpt', got {_shown(turn['from'])}")
+    return problems
+
+
 def _notes(record: dict[str, Any], sid: str, kind: str | None, turns: list, objects: list) -> list[Defect]:
     """What the original does with this sample that may surprise."""
     notes = []
@@ -95,13 +139,18 @@ def _check_sample(
 ) -> list[Defect]:
     sid = sample_id(record, index)
     where = f"training sample {sid}"
-    found: list[Defect] = []
+    found = [Defect(sid, "bad_sample", f"{where}: {problem}.") for problem in _field_defects(record)]
     try:
         row = flatten_record(record, index)
         turns = _turns(record["conversations"], where)
         objects = _objects(record.get("annotation"), where)
     except (ValueError, TypeError, KeyError) as error:
-        return [Defect(sid, "bad_sample", str(error))]
+        if found and isinstance(error, TypeError):
+            return found  # the malformed field said above is what the parser tripped over
+        message = str(error)
+        return found + [Defect(sid, "bad_sample", message if sid in message else f"{where}: {message}")]
+    if found:
+        return found  # the media cannot be looked for with a malformed path or size
     num_regions = sum(t["content"].count(REGION_TOKEN) for t in turns)
     if num_regions != len(objects):
         found.append(
@@ -136,7 +185,7 @@ def _check_sample(
     except (ValueError, TypeError, OSError) as error:
         return found + [Defect(sid, "unreadable_media", str(error))]
     if record.get("height") is not None and record.get("width") is not None:
-        if (int(record["height"]), int(record["width"])) != tuple(size):
+        if (_positive_int(record["height"]), _positive_int(record["width"])) != tuple(size):
             found.append(
                 Defect(sid, "bad_segmentation", f"height/width {record['height']}x{record['width']} differ from the "
                 f"media's {size[0]}x{size[1]}")
