@@ -32,7 +32,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-GOLDEN_TOKENIZER = Path(__file__).resolve().parents[2] / "shared/golden/videorefer_tiny/checkpoint"
 OPTIONS = ["(A) It moves right", "(B) It stays still", "(C) It moves left", "(D) It disappears"]
 
 
@@ -186,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         model_path = args.model
         if model_path is None:
+            from bench_inference import golden_checkpoint
             from make_random_checkpoint import make_random_checkpoint
 
-            model_path = str(make_random_checkpoint(str(GOLDEN_TOKENIZER), scratch / "model", "cpu", "float32", tiny=True))
+            tokenizer = str(golden_checkpoint())  # any VideoRefer tokenizer: the golden tiny one
+            model_path = str(make_random_checkpoint(tokenizer, scratch / "model", "cpu", "float32", tiny=True))
         questions = make_benchmark(scratch / "bench", args.questions, args.clips, clip_frames, height, width)
         command_rates = {
             workers: run_command(args, model_path, questions, scratch / "bench", scratch / f"pred{number}.jsonl", workers)

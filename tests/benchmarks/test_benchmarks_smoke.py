@@ -12,6 +12,12 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 # script -> lines (or regular expressions, prefixed "re:") its --tiny --device cpu output must hold
 EXPECTED: dict[str, list[str]] = {
+    "bench_end_to_end.py": [
+        "re:\\| end to end: 4 questions over 2 clips \\(160x96, 12 frames\\), batch 2",
+        "re:\\| Bench-Q end to end, default workers, steady state \\(questions/s\\) \\| [0-9.]+ \\|",
+        "re:\\| ask TTFT, 4 frames 160x96 mp4 \\(ms\\) \\| [0-9]+ \\|",
+        "re:\\| processor CPU time per sample",
+    ],
     "bench_inference.py": [
         "| measure | original | target | eager | static | fast |",
         "| prefill, bs=1 (ms) |",
@@ -42,7 +48,7 @@ EXPECTED: dict[str, list[str]] = {
         "whole forward (logits of the last token)",
     ],
 }
-NEEDS_GOLDEN = {"bench_train_distributed.py", "check_gpu_parity.py", "make_random_checkpoint.py"}
+NEEDS_GOLDEN = {"bench_end_to_end.py", "bench_train_distributed.py", "check_gpu_parity.py", "make_random_checkpoint.py"}
 
 
 def test_every_benchmark_script_has_a_tiny_mode():
