@@ -14,7 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 EXPECTED: dict[str, list[str]] = {
     "bench_end_to_end.py": [
         "re:\\| end to end: 4 questions over 2 clips \\(160x96, 12 frames\\), batch 2",
-        "re:\\| Bench-Q end to end, default workers, steady state \\(questions/s\\) \\| [0-9.]+ \\|",
+        "re:\\| Bench-Q end to end, default workers, steady state \\(questions/s\\) \\| ([0-9.]+|nan) \\|",
         "re:\\| ask TTFT, 4 frames 160x96 mp4 \\(ms\\) \\| [0-9]+ \\|",
         "re:\\| processor CPU time per sample",
     ],
