@@ -343,7 +343,7 @@ def test_error_masks_and_boxes_together(processor, small_clip):
         ({"text": None}, TypeError, r"text must be a string"),
         ({"text": []}, TypeError, r"text must be a string"),
         ({"text": "hi", "padding_side": "middle"}, ValueError, r"padding_side must be 'left' or 'right'"),
-        ({"text": "hi", "return_tensors": "np"}, ValueError, r"return_tensors must be 'pt'"),
+        ({"text": "hi", "return_tensors": "tf"}, ValueError, r"return_tensors must be 'pt'"),
         ({"text": "hi", "num_frames": 0}, ValueError, r"num_frames must be at least 1"),
         ({"text": "hi", "unknown_option": 1}, TypeError, r"unexpected arguments: \['unknown_option'\]"),
         ({"text": "hi", "masks": {0: None}}, TypeError, r"masks must be a list"),
@@ -399,3 +399,16 @@ def test_vanishing_mask_warns_through_the_processor_and_can_keep_its_patch(proce
     assert not bool(dropped["region_masks"].any())
     kept = processor(text=[text], videos=[video], masks=[[{2: mask}]], keep_vanished_masks=True)
     assert int(kept["region_masks"].sum()) == 1
+
+
+def test_training_collator_call_style_still_works(processor, small_clip):
+    """The collator's call: flat num_frames (None: the processor's), padding_side and target_spans."""
+    text = "<video>\nWhat is [<region>]? It rolls."
+    start = text.index("It rolls.")
+    out = processor(text=[text, "hi"], images=None, videos=[small_clip], masks=[[{0: _mask()}], []], num_frames=None,
+                    padding_side="right", target_spans=[[(start, len(text))], []])
+    assert out["pixel_values_videos"].shape[1] == processor.num_frames
+    assert out["attention_mask"][:, 0].tolist() == [1, 1]
+    targets = out["labels"][0][out["labels"][0] != -100]
+    assert processor.tokenizer.decode(targets).strip() == "It rolls."
+    assert (out["labels"][1] == -100).all()

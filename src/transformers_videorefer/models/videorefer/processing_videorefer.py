@@ -7,10 +7,9 @@ tokenized around the media marker as the original does.
 """
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Unpack
 
 import torch
 from transformers import AutoTokenizer, BatchFeature
@@ -24,10 +23,20 @@ from .configuration_videorefer import VideoReferConfig
 from .conversion_videorefer import is_legacy_config_dict
 from .image_processing_pil_videorefer import as_pil_image_processor, image_processor_for_vision_tower, preprocess_frames
 from .mask_processing_videorefer import VideoReferMaskProcessor, objects_per_sample
+from .processing_kwargs_videorefer import IGNORE_INDEX  # noqa: F401  (the training collator imports it from here)
+from .processing_kwargs_videorefer import (
+    VideoReferProcessorKwargs,
+    call_options,
+    chat_template_media,
+    finish_text,
+    flatten_images,
+    flatten_videos,
+    looks_like_text,
+    prompt_token_ids,
+)
 from .token_layout_videorefer import num_visual_tokens
 from .video_processing_videorefer import VideoReferVideoProcessor, as_media_list
 
-IGNORE_INDEX = -100
 REGION_TOKEN = "<region>"
 IMAGE_TOKEN = "<image>"
 VIDEO_TOKEN = "<video>"
@@ -67,8 +76,27 @@ class VideoReferProcessor(ProcessorMixin):
     >>> text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     >>> inputs = processor(text=[text], videos=["dog.mp4"], masks=[[{12: mask}]], return_tensors="pt")
     >>> inputs["input_ids"].shape  # (1, sequence length the model sees)
+    >>> # or in one step, the media read from the content blocks:
+    >>> messages[0]["content"][0]["path"] = "dog.mp4"
+    >>> inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True,
+    ...                                        processor_kwargs={"masks": [[{12: mask}]]})
     ```
     """
+
+    valid_processor_kwargs = VideoReferProcessorKwargs
+    # Defaults of the standard kwargs (transformers' order: call > text_kwargs / videos_kwargs > tokenizer init
+    # kwargs > these). Left padding (for generation) whatever padding side the tokenizer was saved with.
+    text_kwargs: ClassVar[dict[str, Any]] = {
+        "padding": True, "padding_side": "left", "return_tensors": "pt", "add_special_tokens": False,
+        "return_attention_mask": True,
+    }
+    images_kwargs: ClassVar[dict[str, Any]] = {"return_tensors": "pt"}
+    keep_vanished_masks = False
+
+    @property
+    def videos_kwargs(self) -> dict[str, Any]:
+        """Default video kwargs: the processor's `num_frames`."""
+        return {"num_frames": self.num_frames, "return_tensors": "pt"}
 
     def __init__(
         self,
@@ -244,36 +272,39 @@ class VideoReferProcessor(ProcessorMixin):
     # -------------------------------------------------------------------------------------------- call
     def __call__(
         self,
-        text: str | list[str] | None = None,
         images: Any = None,
+        text: str | list[str] | None = None,
         videos: Any = None,
         masks: Any = None,
         boxes: Any = None,
-        num_frames: int | None = None,
-        padding_side: str = "left",
-        return_tensors: str | None = "pt",
-        target_spans: Sequence[Sequence[tuple[int, int]]] | None = None,
-        keep_vanished_masks: bool = False,
-        **kwargs,
+        audio: Any = None,
+        **kwargs: Unpack[VideoReferProcessorKwargs],
     ) -> BatchFeature:
         r"""
         Args:
+            images / videos: the media of the samples, in the order of their `<image>` / `<video>` markers (images
+                may also be given per sample, `[[image], [], ...]`). A video is a file path (decord), a folder of
+                frames, a gif, a list of frames or a `(T, H, W, 3)` array; an image a path, PIL image or `(H, W, 3)`
+                array.
             text: one prompt or a list (one per sample), with `<video>` / `<image>` where the media goes (as the
-                chat template writes it) and one `<region>` per object.
-            images / videos: the media of the samples, in the order of their `<image>` / `<video>` markers. A video
-                is a file path (decord), a folder of frames, a gif, a list of frames or a `(T, H, W, 3)` array; an
-                image a path, PIL image or `(H, W, 3)` array.
+                chat template writes it) and one `<region>` per object. (`processor(text, images)`, the old
+                positional order, still works.)
             masks: per sample, a list of objects in the order of its `<region>` markers; an object is
                 `{frame_index: mask}` with indices of the ORIGINAL clip (a bare mask for an image). A mask is a
                 binary array / tensor / PIL image at the clip's resolution, a COCO RLE or polygons.
             boxes: like `masks`, with boxes `[x1, y1, x2, y2]` that become rectangular masks.
-            num_frames: frames sampled per video for this call (default: the processor's `num_frames`).
-            padding_side: `left` (default, for generation) or `right`.
-            target_spans: for training, per sample the `(start, end)` character spans of `text` whose tokens are
-                targets; the output then has `labels` (the ids there, -100 elsewhere and at every placeholder).
-            keep_vanished_masks: a mask too small or thin for any position of the vision grid gives a
-                `VanishedMaskWarning` (naming the sample, object and frame) and a region token with no object, as in
-                the original; True keeps the grid patch it covers most instead (a departure from the original).
+            audio: not supported (None only); `apply_chat_template` passes it.
+            **kwargs: transformers' standard kwargs, flat or nested (`text_kwargs`, `videos_kwargs`, ...):
+                - text: `padding` (True / "longest", default; "max_length"; False), `max_length`, `truncation`
+                  (of text tokens; a cut through visual / region placeholders is refused), `pad_to_multiple_of`,
+                  `padding_side` ("left", default; "right"), `return_attention_mask`, `return_tensors` ("pt",
+                  default; "np"; None: lists of ids, the visual inputs stay tensors).
+                - videos: `num_frames` (default: the processor's `num_frames`).
+                - `target_spans`: for training, per sample the `(start, end)` character spans of `text` whose tokens
+                  are targets; the output then has `labels` (the ids there, -100 elsewhere and at placeholders).
+                - `keep_vanished_masks`: a mask too small for any position of the vision grid gives a
+                  `VanishedMaskWarning` and a region token with no object, as in the original; True keeps the grid
+                  patch it covers most instead (a departure from the original).
 
         Returns:
             [`BatchFeature`] with `input_ids` `(batch, seq_len)` (already expanded), `attention_mask`,
@@ -282,22 +313,20 @@ class VideoReferProcessor(ProcessorMixin):
             `region_mask_frame_index` `(num_masks,)`, `region_masks_per_object` `(num_objects,)` — the keys present
             depend on the inputs.
         """
-        if kwargs:
-            raise TypeError(f"VideoReferProcessor got unexpected arguments: {sorted(kwargs)}.")
-        if return_tensors not in ("pt", None):
-            raise ValueError(f"return_tensors must be 'pt' (or None, which also gives torch tensors), got {return_tensors!r}.")
-        if padding_side not in ("left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
+        if audio is not None and not (isinstance(audio, (list, tuple)) and not audio):
+            raise ValueError("VideoReferProcessor takes no audio (VideoRefer sees frames, images and text); got audio input.")
+        if looks_like_text(images) and (text is None or not looks_like_text(text)):
+            text, images = images, text  # the old positional order, processor(text, images, ...)
+        options = call_options(self, kwargs)
         texts = self._as_text_list(text)
-        frames_per_video = self.num_frames if num_frames is None else int(num_frames)
-        if frames_per_video < 1:
-            raise ValueError(f"num_frames must be at least 1, got {num_frames}.")
+        frames_per_video = options.num_frames
         kinds = [self._media_kind(t, i) for i, t in enumerate(texts)]
         media = {
-            "image": iter(as_media_list(images, "images", kinds.count("image"))),
-            "video": iter(as_media_list(videos, "videos", kinds.count("video"))),
+            "image": iter(as_media_list(flatten_images(images), "images", kinds.count("image"))),
+            "video": iter(as_media_list(flatten_videos(videos), "videos", kinds.count("video"))),
         }
         objects_in = objects_per_sample(masks, boxes, texts, self.region_token)
+        target_spans = options.target_spans
         if target_spans is not None and len(target_spans) != len(texts):
             raise ValueError(f"target_spans must hold one list of spans per sample: {len(texts)} samples, got {len(target_spans)}.")
         pad = self.image_aspect_ratio == "pad"
@@ -315,25 +344,54 @@ class VideoReferProcessor(ProcessorMixin):
             elif objects:
                 raise ValueError(f"sample {index}: <region> markers need a video or an image (no <video>/<image> marker).")
             sample_regions = None if clip is None else self.mask_processor.decode(
-                objects, clip, kind == "image", from_boxes, f"sample {index}", keep_vanished_masks
+                objects, clip, kind == "image", from_boxes, f"sample {index}", options.keep_vanished_masks
             )
             regions += [sample_regions] if sample_regions is not None else []
             per_object = [len(obj) for obj in sample_regions.masks] if sample_regions is not None else []
             spans = target_spans[index] if target_spans is not None else None
-            ids, targets = self._token_ids(prompt, per_object, frames_per_video, spans)
+            ids, targets = prompt_token_ids(self, prompt, per_object, frames_per_video, spans)
             batch_ids.append(ids)
             batch_targets.append(targets)
 
-        data: dict[str, Any] = self._pad(batch_ids, padding_side, batch_targets if target_spans is not None else None)
+        placeholders = (self.image_token_id, self.video_token_id, self.region_token_id)
+        targets = batch_targets if target_spans is not None else None
+        data: dict[str, Any] = finish_text(batch_ids, targets, options, self.tokenizer, placeholders)
+        visual: dict[str, torch.Tensor] = {}
         if image_pixels:
-            data["pixel_values"] = torch.cat(image_pixels)
+            visual["pixel_values"] = torch.cat(image_pixels)
         if video_pixels:
-            data["pixel_values_videos"] = torch.stack(video_pixels)
+            visual["pixel_values_videos"] = torch.stack(video_pixels)
         region_data, region_frames = self.mask_processor.collate(regions)
         if region_data:
-            data["region_pixel_values"] = preprocess_frames(self.image_processor, region_frames, pad)
-            data.update(region_data)
-        return BatchFeature(data=data, tensor_type="pt")
+            visual["region_pixel_values"] = preprocess_frames(self.image_processor, region_frames, pad)
+            visual.update(region_data)
+        if options.return_tensors == "np":
+            visual = {key: value.numpy() for key, value in visual.items()}
+        return BatchFeature(data={**data, **visual}, tensor_type="pt" if options.return_tensors == "pt" else None)
+
+    def apply_chat_template(self, conversation: list | tuple, chat_template: str | None = None, **kwargs) -> Any:
+        """transformers' `apply_chat_template`. With `tokenize=True` the media of `{"type": "video" / "image",
+        "path" / "url" / "video" / "image": ...}` content blocks are read by this package's readers, and `masks` /
+        `boxes` (in `processor_kwargs`, or as keyword arguments) go to the processor call with the other
+        `processor_kwargs`. Audio and `return_assistant_tokens_mask` are refused (use `target_spans` for labels)."""
+        if kwargs.get("tokenize") and kwargs.get("return_assistant_tokens_mask"):
+            raise ValueError(
+                "return_assistant_tokens_mask is not supported by VideoReferProcessor: pass target_spans (the "
+                "assistant spans of the rendered text) to the processor, or train with VideoReferDataCollator."
+            )
+        moved = {key: kwargs.pop(key) for key in ("masks", "boxes", "target_spans", "keep_vanished_masks") if key in kwargs}
+        if moved:
+            kwargs["processor_kwargs"] = {**(kwargs.get("processor_kwargs") or {}), **moved}
+        return super().apply_chat_template(conversation, chat_template, **kwargs)
+
+    def _multimodal_inputs_from_conversations(
+        self, conversations: list, audio_loading_params: dict, load_audio_from_video: bool = False
+    ) -> tuple[list, list, list, dict]:
+        """The images and videos of the content blocks, per conversation, unread (see `chat_template_media`)."""
+        if load_audio_from_video:
+            raise ValueError("VideoReferProcessor takes no audio: load_audio_from_video=True is not supported.")
+        images, videos = chat_template_media(conversations)
+        return images, videos, [], {}
 
     # ------------------------------------------------------------------------------------ call helpers
     @staticmethod
@@ -353,75 +411,10 @@ class VideoReferProcessor(ProcessorMixin):
             )
         return "image" if num_images else "video" if num_videos else None
 
-    def _token_ids(
-        self,
-        prompt: str,
-        masks_per_object: list[int],
-        frames_per_video: int,
-        target_spans: Sequence[tuple[int, int]] | None = None,
-    ) -> tuple[list[int], list[bool]]:
-        """Tokenize around the media marker (as the original does) and expand the placeholders.
-
-        Returns the ids and, for each id, whether it is a training target: a text token lying inside one of the
-        character spans `target_spans` of `prompt` (placeholders never are).
-        """
-        spans = list(target_spans or [])
-        ids: list[int] = []
-        is_target: list[bool] = []
-        position = 0
-        for piece in re.split(f"({re.escape(self.image_token)}|{re.escape(self.video_token)})", prompt):
-            if piece in (self.image_token, self.video_token):
-                placeholders = self.replace_media_token(piece, frames_per_video)
-                ids += placeholders
-                is_target += [False] * len(placeholders)
-            elif piece:
-                encoded = self.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=bool(spans))
-                ids += encoded["input_ids"]
-                if spans:
-                    for start, end in encoded["offset_mapping"]:
-                        start, end = start + position, end + position
-                        is_target.append(any(low <= start and end <= high for low, high in spans))
-                else:
-                    is_target += [False] * len(encoded["input_ids"])
-            position += len(piece)
-        expanded: list[int] = []
-        expanded_target: list[bool] = []
-        objects = iter(masks_per_object)
-        for token, target in zip(ids, is_target):
-            copies = min(next(objects), self.region_token_num) if token == self.region_token_id else 1
-            expanded += [token] * copies
-            expanded_target += [target and token != self.region_token_id] * copies
-        return expanded, expanded_target
-
-    def _pad(
-        self, batch_ids: list[list[int]], padding_side: str, batch_targets: list[list[bool]] | None = None
-    ) -> dict[str, torch.Tensor]:
-        """Pad to the longest row: `input_ids`, `attention_mask` (and `labels` with targets) `(batch, seq_len)`."""
-        pad_id = self.tokenizer.pad_token_id
-        if pad_id is None:
-            pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
-        length = max(len(ids) for ids in batch_ids)
-        input_ids = torch.full((len(batch_ids), length), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch_ids), length), dtype=torch.long)
-        labels = torch.full((len(batch_ids), length), IGNORE_INDEX, dtype=torch.long)
-        for row, ids in enumerate(batch_ids):
-            if not ids:
-                continue
-            span = slice(length - len(ids), length) if padding_side == "left" else slice(0, len(ids))
-            row_ids = torch.tensor(ids, dtype=torch.long)
-            input_ids[row, span] = row_ids
-            attention_mask[row, span] = 1
-            if batch_targets is not None:
-                labels[row, span] = row_ids.masked_fill(~torch.tensor(batch_targets[row], dtype=torch.bool), IGNORE_INDEX)
-        data = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if batch_targets is not None:
-            data["labels"] = labels
-        return data
-
     def decode_generated(self, generated_ids: torch.Tensor, inputs: Mapping, **kwargs) -> list[str]:
         """Decode what `generate` added after the prompt: `generated_ids[:, prompt_length:]`."""
         prompt_length = inputs["input_ids"].shape[1]
         return self.batch_decode(generated_ids[:, prompt_length:], skip_special_tokens=True, **kwargs)
 
 
-__all__ = ["VideoReferProcessor", "DEFAULT_CHAT_TEMPLATE"]
+__all__ = ["VideoReferProcessor", "VideoReferProcessorKwargs", "DEFAULT_CHAT_TEMPLATE"]
