@@ -35,7 +35,7 @@ setup(
         "pyyaml>=6.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "playwright>=1.40"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "playwright>=1.40", "parameterized>=0.9"],
         "flash": ["flash-attn>=2.6"],
         "deepspeed": ["deepspeed>=0.16"],
         "demo": ["gradio>=5", "av>=12"],
