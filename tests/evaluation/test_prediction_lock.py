@@ -26,11 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SLOW_RUN = (
     "import sys, time\n"
     "import transformers_videorefer.evaluation.runner as runner\n"
-    "generate = runner.generate_answers\n"
+    "generate = runner.answers_from_inputs\n"
     "def slow(*args, **kwargs):\n"
     "    time.sleep(float(sys.argv[1]))\n"
     "    return generate(*args, **kwargs)\n"
-    "runner.generate_answers = slow\n"
+    "runner.answers_from_inputs = slow\n"
     "from transformers_videorefer.cli import main\n"
     "raise SystemExit(main(sys.argv[2:]))\n"
 )
