@@ -64,16 +64,20 @@ def _initializing(module: types.ModuleType | None) -> bool:
     return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
+FAMILY_PACKAGE = f"{_PACKAGE}.models.videorefer"
+
+
 def _family_is_importing() -> bool:
     """Whether the VideoRefer model package is being imported right now (its modules import transformers, which
-    would run the registration before the classes to register exist; the package registers at its end instead)."""
-    return _initializing(sys.modules.get(f"{_PACKAGE}.models.videorefer"))
+    would run the registration before the classes to register exist)."""
+    return _initializing(sys.modules.get(FAMILY_PACKAGE))
 
 
-def _transformers_is_ready(finished: str) -> bool:
-    """Whether transformers' Auto module is loaded and no transformers module is half-imported (`finished` has just
-    run to its end): only then can the registration import what it needs without an import cycle."""
-    if AUTO_PACKAGE not in sys.modules or _family_is_importing():
+def _ready(finished: str) -> bool:
+    """Whether transformers' Auto module is loaded and neither a transformers module nor the VideoRefer model
+    package is half-imported (`finished` has just run to its end): only then can the registration import what it
+    needs without an import cycle."""
+    if AUTO_PACKAGE not in sys.modules or (finished != FAMILY_PACKAGE and _family_is_importing()):
         return False
     return not any(
         _initializing(module)
@@ -83,7 +87,8 @@ def _transformers_is_ready(finished: str) -> bool:
 
 
 class _RegisteringLoader(importlib.abc.Loader):
-    """Runs a transformers module's real loader, then registers VideoRefer if transformers is ready for it."""
+    """Runs a module's real loader (a transformers module, or the VideoRefer model package), then registers
+    VideoRefer if everything it needs is loaded."""
 
     def __init__(self, loader: importlib.abc.Loader, name: str):
         self._loader = loader
@@ -97,16 +102,17 @@ class _RegisteringLoader(importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         self._loader.exec_module(module)
-        if not _registered and _transformers_is_ready(self._name):
+        if not _registered and _ready(self._name):
             uninstall_hook()
             register_with_auto_classes()
 
 
 class _TransformersImportHook(importlib.abc.MetaPathFinder):
-    """Until VideoRefer is registered, wraps the loader of every transformers module that is imported."""
+    """Until VideoRefer is registered, wraps the loader of every transformers module that is imported, and of the
+    VideoRefer model package (when transformers was ready while that package was still loading)."""
 
     def find_spec(self, fullname: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
-        if _registered or not fullname.startswith("transformers."):
+        if _registered or not (fullname.startswith("transformers.") or fullname == FAMILY_PACKAGE):
             return None
         for finder in list(sys.meta_path):
             if finder is self or not hasattr(finder, "find_spec"):
