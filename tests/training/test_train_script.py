@@ -190,3 +190,19 @@ def test_script_defaults_train_as_the_original_and_reach_the_collator(monkeypatc
     with pytest.raises(StopAfterCollator):
         script.run(args, SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none", max_length=77))
     assert seen["num_mask_frames"] == 3 and seen["truncate_after_expansion"] is True and seen["max_length"] == 77
+
+
+def test_settings_the_arguments_refuse_are_one_line_before_any_model(tmp_path, capsys, monkeypatch):
+    """bf16 on a machine without a GPU (as the recipes ask) is refused by TrainingArguments: one line, exit 2."""
+    import torch
+
+    from transformers_videorefer.training import script
+
+    monkeypatch.setattr(script, "load_model", lambda args: (_ for _ in ()).throw(AssertionError("loaded a model")))
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: bf16 is accepted")
+    recipe = {"data_path": ["unused.json"], "output_dir": str(tmp_path / "out"), "bf16": True, "report_to": "none"}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    assert script.main(["--config", str(tmp_path / "recipe.yaml")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("transformers_videorefer.train: ") and "bf16" in error and "\n" not in error

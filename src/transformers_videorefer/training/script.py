@@ -197,10 +197,15 @@ def save_final_model(trainer, output_dir: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The training command; returns the exit status (2, with one line on stderr, for a busy output folder or a
-    checkpoint that cannot be resumed)."""
+    """The training command; returns the exit status (2, with one line on stderr, for settings the arguments refuse
+    (e.g. bf16 on a machine without a GPU), a busy output folder or a checkpoint that cannot be resumed)."""
     parser = TrlParser((VideoReferTrainArguments, SFTConfig))
-    args, training_args = parser.parse_args_and_config(argv)
+    try:
+        args, training_args = parser.parse_args_and_config(argv)
+    except ValueError as error:  # the argument classes' own checks (TrainingArguments, ModelConfig, ours)
+        message = " ".join(str(error).split())
+        sys.stderr.write(f"transformers_videorefer.train: {message}\n")
+        return 2
     try:
         run(args, training_args)
     except (OutputDirInUseError, ResumeCheckpointError) as error:
