@@ -79,21 +79,7 @@ def objects_from_arguments(masks: list[str], frames: list[int] | None) -> list[d
 
     A `--mask` JSON file holding a list of objects (the demo's download) gives all of them, in order.
     """
-    frames = frames or []
-    if frames and len(frames) != len(masks):
-        raise ValueError(
-            f"Got {len(masks)} --mask and {len(frames)} --frame: give one --frame per --mask, or none (frame 0)."
-        )
-    objects: list[dict[int, Any]] = []
-    for number, mask in enumerate(masks):
-        several = read_objects_file(mask)
-        if several is not None:
-            if frames:
-                raise ValueError(f"--mask {mask} holds whole objects with their frames; do not give --frame with it.")
-            objects.extend(several)
-        else:
-            objects.append(read_mask_argument(mask, frames[number] if frames else None))
-    return objects
+    return objects_from_options([("mask", mask) for mask in masks], frames)
 
 
 class _ObjectOption(argparse.Action):
@@ -114,12 +100,17 @@ def objects_from_options(options: list[tuple[str, Any]], frames: list[int] | Non
     """The objects of the `--mask` / `--box` options in command-line order, each paired with its `--frame`.
 
     A box becomes `{frame: ("box", [x1, y1, x2, y2])}`; it is turned into a mask at the clip's size by
-    `check_objects_against_media`. Masks are read as by `objects_from_arguments`.
+    `check_objects_against_media`. A mask is read by `read_mask_argument`; a JSON file holding a list of objects (the
+    demo's download) gives all of them, in order.
 
     Raises:
         ValueError: as many `--frame` as objects are needed (or none: frame 0); a mask that cannot be read.
     """
     frames = frames or []
+    if frames and len(frames) != len(options) and all(kind == "mask" for kind, _ in options):
+        raise ValueError(
+            f"Got {len(options)} --mask and {len(frames)} --frame: give one --frame per --mask, or none (frame 0)."
+        )
     if frames and len(frames) != len(options):
         raise ValueError(
             f"Got {len(options)} --mask/--box and {len(frames)} --frame: give one --frame per --mask or --box "
