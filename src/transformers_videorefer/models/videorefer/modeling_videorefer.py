@@ -7,6 +7,7 @@ placeholder per region token, so `input_ids` already has the length of the seque
 [`VideoReferForConditionalGeneration`].
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -86,9 +87,22 @@ class VideoReferPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     # The decoding forward (input_ids without visual inputs, a static cache) has no data-dependent Python branch.
     _can_compile_fullgraph = True
-    # Weight init: `PreTrainedModel.initialize_weights` dispatches the vision tower's modules to SigLIP's own
-    # `_init_weights` (it is a SiglipVisionModel); the connector and region encoder (Linear, Conv3d, LayerNorm) get
-    # the generic init with `text_config.initializer_range`. Weights missing from a checkpoint are initialised so.
+    # Weight init: the vision tower (transformers' SiglipVisionModel) and the language model (Qwen2Model) are
+    # initialised by their own `initialize_weights` (see below); the connector and region encoder (Linear, Conv3d,
+    # LayerNorm) get the generic init with `text_config.initializer_range`. Weights missing from a checkpoint are
+    # initialised so, exactly as a freshly built model.
+
+    @torch.no_grad()
+    def initialize_weights(self) -> None:
+        """`PreTrainedModel.initialize_weights`, with transformers' own sub-models initialised first by their own
+        rules. Dispatched from a model outside transformers (`is_custom_code()`), transformers would skip a module
+        whose parameters all live in already-initialised children (SigLIP's attention and MLP, whose `_init_weights`
+        sets their Linear layers), so missing SigLIP weights would get the generic Linear init instead of SigLIP's.
+        """
+        for module in self.modules():
+            if module is not self and isinstance(module, PreTrainedModel) and not module.is_custom_code():
+                module.initialize_weights()
+        super().initialize_weights()
 
     def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
         """Save in the native layout (native weight names and config); see `PreTrainedModel.save_pretrained`."""
@@ -147,8 +161,9 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
             pixel_values_videos: `(num_videos, frames, 3, H, W)` sampled frames.
             frame_features: `(num_videos * frames, grid * grid, vision_hidden)`, skips the vision tower when the
                 frames were already encoded.
-            output_hidden_states: also return the tower's hidden states up to `vision_feature_layer` (not with
-                `frame_features`); defaults to `config.output_hidden_states`.
+            output_hidden_states: also return the tower's hidden states (embeddings + one per layer; not with
+                `frame_features`); defaults to `config.output_hidden_states`. `output_attentions=True` (eager
+                attention) returns the tower's attentions likewise.
             return_dict: False returns a tuple of the non-None fields; defaults to `config.return_dict`.
 
         Returns:
@@ -162,12 +177,12 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
                 f"{tuple(pixel_values_videos.shape)}."
             )
         num_videos, frames = pixel_values_videos.shape[:2]
-        frame_features, hidden_states = self._frame_encoder_outputs(
-            pixel_values_videos.flatten(0, 1), frame_features, output_hidden_states
+        frame_features, hidden_states, attentions = self._frame_encoder_outputs(
+            pixel_values_videos.flatten(0, 1), frame_features, output_hidden_states, kwargs.get("output_attentions")
         )
         tokens = self.multi_modal_projector(frame_features.reshape(num_videos, frames, *frame_features.shape[1:]))
         return BaseModelOutputWithPooling(
-            last_hidden_state=frame_features, pooler_output=tokens, hidden_states=hidden_states
+            last_hidden_state=frame_features, pooler_output=tokens, hidden_states=hidden_states, attentions=attentions
         )
 
     @can_return_tuple
@@ -192,10 +207,12 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
         """
         if pixel_values.ndim != 4:
             raise ValueError(f"pixel_values must be (num_images, 3, height, width), got shape {tuple(pixel_values.shape)}.")
-        frame_features, hidden_states = self._frame_encoder_outputs(pixel_values, frame_features, output_hidden_states)
+        frame_features, hidden_states, attentions = self._frame_encoder_outputs(
+            pixel_values, frame_features, output_hidden_states, kwargs.get("output_attentions")
+        )
         tokens = self.multi_modal_projector(frame_features[:, None].expand(-1, self.config.num_frames, -1, -1))
         return BaseModelOutputWithPooling(
-            last_hidden_state=frame_features, pooler_output=tokens, hidden_states=hidden_states
+            last_hidden_state=frame_features, pooler_output=tokens, hidden_states=hidden_states, attentions=attentions
         )
 
     def get_region_features(
@@ -233,6 +250,40 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
         return num_visual_tokens(
             self.config.projector_type, num_frames, self.config.vision_grid_size, self.config.projector_downsample
         )
+
+    def placeholder_ids_from_embeds(self, inputs_embeds: torch.Tensor, given: Sequence[str] = ()) -> torch.LongTensor:
+        """Locate the placeholders of `inputs_embeds` `(batch, seq_len, hidden)`, as transformers' VLMs do: the rows
+        equal to the embedding of `image_token_id` / `video_token_id` / `region_token_id`.
+
+        Returns `(batch, seq_len)` ids holding the placeholder id at each placeholder and -1 elsewhere, which the
+        forward uses in place of `input_ids` to find the placeholders (never to embed).
+
+        Raises:
+            ValueError: a placeholder id the visual inputs `given` (names of `VISUAL_INPUT_NAMES`) need lies past the
+                embedding table, so it has no embedding to recognise (the released checkpoints' image and video
+                ids: the original marks media with ids that are never embedded); pass `input_ids` then.
+        """
+        table = self.get_input_embeddings()
+        config = self.config
+        needs = (
+            ("image_token_id", config.image_token_id, "pixel_values" in given),
+            ("video_token_id", config.video_token_id, "pixel_values_videos" in given),
+            ("region_token_id", config.region_token_id, any(name in REGION_INPUT_NAMES for name in given)),
+        )
+        ids = torch.full(inputs_embeds.shape[:2], -1, dtype=torch.long, device=inputs_embeds.device)
+        for name, token_id, needed in needs:
+            if token_id is None or token_id >= table.num_embeddings or token_id < 0:
+                if needed:
+                    raise ValueError(
+                        f"{', '.join(given)} given with inputs_embeds but without input_ids, and config.{name} "
+                        f"({token_id}) lies outside the embedding table ({table.num_embeddings} rows), so its "
+                        "placeholders have no embedding to be found by in inputs_embeds. Pass input_ids beside "
+                        "inputs_embeds (model.model.embed_input_ids(input_ids) gives valid inputs_embeds)."
+                    )
+                continue
+            row = table(torch.tensor(token_id, device=table.weight.device)).to(inputs_embeds.device, inputs_embeds.dtype)
+            ids = ids.masked_fill((inputs_embeds == row).all(-1), token_id)
+        return ids
 
     def _placeholder_masks(self, input_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`(batch, seq_len)` bool masks of the image, video and `<region>` placeholders of `input_ids`."""
@@ -331,12 +382,13 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
             attention_mask (`(batch, seq_len)`), position_ids (`(batch, seq_len)`), cache, use_cache: as for the
                 language model. `past_key_values=` is the deprecated name of `cache` (a FutureWarning, as in
                 transformers' own models).
-            inputs_embeds (`(batch, seq_len, hidden)`): embeddings to use instead of embedding `input_ids`. Without
-                visual inputs it may replace `input_ids`. With visual inputs, pass `input_ids` too: they locate the
-                placeholders (whose rows of `inputs_embeds` are overwritten by features) while `inputs_embeds`
-                supplies every other position. Unlike transformers' other VLMs, the placeholders cannot be found in
-                `inputs_embeds` alone: the image and video placeholder ids lie outside the embedding table, so they
-                have no embedding to compare with (`embed_input_ids` builds valid `inputs_embeds` from such ids).
+            inputs_embeds (`(batch, seq_len, hidden)`): embeddings to use instead of embedding `input_ids`. With
+                visual inputs and no `input_ids`, the placeholders are found in `inputs_embeds` as transformers' VLMs
+                find them (rows equal to the placeholder id's embedding, see `placeholder_ids_from_embeds`), which
+                needs the placeholder ids inside the embedding table. The released checkpoints put the image and
+                video ids past the table (the original never embeds them): pass `input_ids` beside `inputs_embeds`
+                then; `input_ids` locate the placeholders and `inputs_embeds` supply every other position
+                (`embed_input_ids` builds valid `inputs_embeds` from such ids).
             return_dict (`bool`, *optional*): False returns a tuple (the output's non-None fields, in order);
                 defaults to `config.return_dict`.
 
@@ -353,15 +405,14 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
             )
         self._check_prompt_length((input_ids if input_ids is not None else inputs_embeds).shape[1], cache)
         if input_ids is None:
-            given = [name for name, value in zip(VISUAL_INPUT_NAMES, (pixel_values, pixel_values_videos, region_pixel_values, region_masks, region_mask_frame_index, region_masks_per_object)) if value is not None]
-            if given:
-                raise ValueError(
-                    f"{', '.join(given)} given with inputs_embeds but without input_ids. The placeholders the visual "
-                    "features replace are found in input_ids only: the image and video placeholder ids lie outside "
-                    "the embedding table, so inputs_embeds hold no embedding to recognise them by. Pass input_ids "
-                    "beside inputs_embeds (model.model.embed_input_ids(input_ids) gives valid inputs_embeds)."
+            visual = dict(zip(VISUAL_INPUT_NAMES, (pixel_values, pixel_values_videos, region_pixel_values, region_masks, region_mask_frame_index, region_masks_per_object)))
+            given = [name for name, value in visual.items() if value is not None]
+            if not given:
+                return self._run_language_model(
+                    inputs_embeds, attention_mask, position_ids, cache, use_cache, None, **kwargs
                 )
-            return self._run_language_model(inputs_embeds, attention_mask, position_ids, cache, use_cache, None, **kwargs)
+            # Only the placeholders are located from the embeddings; inputs_embeds stay what the model embeds.
+            input_ids = self.placeholder_ids_from_embeds(inputs_embeds, given)
 
         image_mask, video_mask, region_mask = self._placeholder_masks(input_ids)
         if inputs_embeds is None:
@@ -422,7 +473,7 @@ class VideoReferModel(VideoReferVisionMixin, VideoReferExpansionMixin, VideoRefe
             )
 
         if region_keep_mask is not None:
-            attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+            attention_mask = torch.ones_like(input_ids, dtype=torch.long) if attention_mask is None else attention_mask
             attention_mask = attention_mask * region_keep_mask.to(attention_mask.dtype)
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         return self._run_language_model(
@@ -615,13 +666,16 @@ class VideoReferForConditionalGeneration(VideoReferPreTrainedModel, GenerationMi
                 expand_size=expand_size, is_encoder_decoder=is_encoder_decoder, input_ids=input_ids, **model_kwargs
             )
         visual = {key: model_kwargs.pop(key) for key in VISUAL_INPUT_NAMES if model_kwargs.get(key) is not None}
-        if visual and (input_ids is None or input_ids.ndim != 2 or input_ids.shape[1] == 0):
-            raise ValueError(
-                f"{', '.join(visual)} need input_ids (batch, seq_len) holding their placeholders, but generate() "
-                "was given none (inputs_embeds alone cannot locate them)."
-            )
         if visual:
-            visual = self.model.expand_visual_inputs(input_ids, expand_size, **visual)
+            located = input_ids
+            if input_ids is None or input_ids.ndim != 2 or input_ids.shape[1] == 0:
+                if model_kwargs.get("inputs_embeds") is None:
+                    raise ValueError(
+                        f"{', '.join(visual)} need input_ids (batch, seq_len) or inputs_embeds holding their "
+                        "placeholders, but generate() was given neither."
+                    )
+                located = self.model.placeholder_ids_from_embeds(model_kwargs["inputs_embeds"], tuple(visual))
+            visual = self.model.expand_visual_inputs(located, expand_size, **visual)
         expanded_ids, model_kwargs = super()._expand_inputs_for_generation(
             expand_size=expand_size, is_encoder_decoder=is_encoder_decoder, input_ids=input_ids, **model_kwargs
         )

@@ -46,18 +46,39 @@ class VideoReferVisionMixin:
         return tuple(all_states)
 
     def _frame_encoder_outputs(
-        self, pixel_values: torch.Tensor, frame_features: torch.Tensor | None, output_hidden_states: bool | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
-        """`(frame features, hidden states or None)` of `(num_frames, 3, H, W)` frames, reusing `frame_features`."""
+        self,
+        pixel_values: torch.Tensor,
+        frame_features: torch.Tensor | None,
+        output_hidden_states: bool | None,
+        output_attentions: bool | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None, tuple[torch.Tensor, ...] | None]:
+        """`(frame features, hidden states or None, attentions or None)` of `(num_frames, 3, H, W)` frames, reusing
+        `frame_features` (then neither hidden states nor attentions).
+
+        Without hidden states or attentions asked for, only the layers up to `vision_feature_layer` run. With them,
+        the whole tower runs as transformers' VLMs run it (`hidden_states`: embeddings + one per layer, each
+        `(num_frames, grid * grid, vision_hidden)`; `attentions`: one per layer, eager attention only), and the
+        features are its hidden state at `vision_feature_layer`, the same numbers.
+        """
+        config = self.config
         if output_hidden_states is None:
-            output_hidden_states = bool(getattr(self.config, "output_hidden_states", False))
+            output_hidden_states = bool(getattr(config, "output_hidden_states", False))
+        if output_attentions is None:
+            output_attentions = bool(getattr(config, "output_attentions", False))
         if frame_features is not None:
-            return frame_features, None
-        if not output_hidden_states:
-            return self.get_frame_features(pixel_values), None
+            return frame_features, None, None
+        if not (output_hidden_states or output_attentions):
+            return self.get_frame_features(pixel_values), None, None
         pixel_values = pixel_values.to(dtype=self.vision_tower.embeddings.patch_embedding.weight.dtype)
-        hidden_states = self._encode_frames_all_layers(pixel_values)
-        return hidden_states[-1], hidden_states
+        outputs = self.vision_tower(
+            pixel_values, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
+        )
+        features = outputs.hidden_states[config.vision_feature_layer]
+        return (
+            features,
+            outputs.hidden_states if output_hidden_states else None,
+            outputs.attentions if output_attentions else None,
+        )
 
     def compile_vision_tower(self, **compile_kwargs) -> None:
         """Use a `torch.compile`d vision tower for inference (not while gradients are recorded).
