@@ -56,8 +56,23 @@ def register_with_auto_classes() -> None:
             auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
         AutoProcessor.register(VideoReferConfig, VideoReferProcessor, exist_ok=True)
         AutoProcessor.register(VideoReferLegacyConfig, VideoReferProcessor, exist_ok=True)
+        _register_video_processor(VideoReferConfig, VideoReferLegacyConfig)
         # save_pretrained / push_to_hub write auto_map and the code: saved checkpoints load without this package
         register_remote_code()
+
+
+def _register_video_processor(*config_classes: type) -> None:
+    """Register VideoRefer's video processor with `AutoVideoProcessor` (any backend: it needs no torchvision), so that
+    the video processor of a saved VideoRefer processor loads on its own as transformers' processors' do."""
+    from transformers.models.auto.video_processing_auto import (
+        AutoVideoProcessor,  # the top-level name needs torchvision
+    )
+
+    from .models.videorefer.video_processing_videorefer import VideoReferVideoProcessor
+
+    backends = {"torchvision": VideoReferVideoProcessor, "pil": VideoReferVideoProcessor}
+    for config_class in config_classes:
+        AutoVideoProcessor.register(config_class, video_processor_classes=backends, exist_ok=True)
 
 
 def _initializing(module: types.ModuleType | None) -> bool:

@@ -177,6 +177,28 @@ def test_videos_kwargs_num_frames_changes_the_video_tokens(processor, clip, mask
         assert int((out["input_ids"] == processor.video_token_id).sum()) == processor.num_video_tokens(frames)
 
 
+def test_do_sample_frames_false_keeps_every_frame_and_channels_first_videos(processor, clip, mask):
+    every = processor(text=VIDEO_PROMPT, videos=[clip], masks=[[{0: mask}]], do_sample_frames=False)
+    assert every["pixel_values_videos"].shape[1] == clip.shape[0]
+    assert int((every["input_ids"] == processor.video_token_id).sum()) == processor.num_video_tokens(clip.shape[0])
+    first = processor(text=VIDEO_PROMPT, videos=[clip.permute(0, 3, 1, 2)], masks=[[{0: mask}]], do_sample_frames=False)
+    for key in every:
+        assert torch.equal(every[key], first[key]), key
+    with pytest.raises(ValueError, match="different numbers of frames"):
+        processor(text=[VIDEO_PROMPT] * 2, videos=[clip, clip[:3]], masks=[[{0: mask}], [{0: mask}]], do_sample_frames=False)
+
+
+def test_pixel_settings_per_call_apply_to_their_modality_only(processor, clip, mask):
+    default = _batch(processor, clip, mask)
+    unnormalised = _batch(processor, clip, mask, videos_kwargs={"do_normalize": False})
+    assert torch.equal(unnormalised["input_ids"], default["input_ids"])
+    assert torch.allclose(unnormalised["pixel_values_videos"], default["pixel_values_videos"] * 0.5 + 0.5, atol=1e-6)
+    assert torch.allclose(unnormalised["region_pixel_values"], default["region_pixel_values"] * 0.5 + 0.5, atol=1e-6)
+    images_only = _batch(processor, clip, mask, images_kwargs={"rescale_factor": -1.0})  # no image in the batch
+    assert torch.equal(images_only["pixel_values_videos"], default["pixel_values_videos"])
+    assert processor.video_processor.do_normalize and processor.image_processor.do_normalize  # nothing changed for good
+
+
 def test_tokenizer_init_kwargs_are_defaults_but_not_its_padding_side(processor, golden_checkpoint):
     tokenizer = AutoTokenizer.from_pretrained(golden_checkpoint, padding="max_length", max_length=64, padding_side="right")
     settings = VideoReferProcessor.settings_from_config(VideoReferConfig.from_pretrained(golden_checkpoint))
@@ -266,8 +288,6 @@ def test_apply_chat_template_refuses_audio_and_what_it_cannot_do(processor, clip
     video = [{"role": "user", "content": [{"type": "video", "video": clip}, {"type": "text", "text": "hi"}]}]
     with pytest.raises(ValueError, match=r"load_audio_from_video=True is not supported"):
         processor.apply_chat_template(video, tokenize=True, return_dict=True, load_audio_from_video=True)
-    with pytest.raises(ValueError, match=r"return_assistant_tokens_mask is not supported"):
-        processor.apply_chat_template(video, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     url = [{"role": "user", "content": [{"type": "video", "url": "https://example.com/v.mp4"}, {"type": "text", "text": "hi"}]}]
     with pytest.raises(ValueError, match=r"Video URLs are not downloaded"):
         processor.apply_chat_template(url, tokenize=True, return_dict=True)
@@ -294,11 +314,10 @@ def test_apply_chat_template_refuses_audio_and_what_it_cannot_do(processor, clip
         ({"num_frames": 0}, ValueError, r"num_frames must be at least 1, got 0"),
         ({"num_frames": 2.5}, TypeError, r"num_frames must be an integer of at least 1, got 2.5"),
         ({"keep_vanished_masks": "yes"}, TypeError, r"keep_vanished_masks must be a bool, got 'yes'"),
-        ({"do_sample_frames": False}, ValueError, r"do_sample_frames=False is not supported"),
-        ({"return_offsets_mapping": True}, ValueError, r"does not support return_offsets_mapping=True \(in text_kwargs\)"),
         ({"return_mm_token_type_ids": True}, ValueError, r"does not support return_mm_token_type_ids=True"),
         ({"size": {"height": 5, "width": 5}}, ValueError, r"does not support size=.* \(in images_kwargs\).*image processor"),
-        ({"videos_kwargs": {"fps": 2}}, ValueError, r"does not support fps=2 \(in videos_kwargs\)"),
+        ({"videos_kwargs": {"fps": 2}}, ValueError, r"fps=2 is not supported: VideoRefer samples num_frames frames"),
+        ({"do_resize": False}, ValueError, r"does not support do_resize=False \(in images_kwargs\)"),
         ({"padding_side": "right", "text_kwargs": {"padding_side": "left"}}, ValueError, r"passed two times"),
     ],
 )

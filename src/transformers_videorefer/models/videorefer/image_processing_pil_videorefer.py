@@ -85,15 +85,20 @@ def pad_frames_to_square(frames: Sequence[np.ndarray], image_mean: Sequence[floa
 
 
 def preprocess_frames(
-    image_processor: SiglipImageProcessorPil, frames: Sequence[np.ndarray], pad_to_square: bool = False
+    image_processor: SiglipImageProcessorPil,
+    frames: Sequence[np.ndarray],
+    pad_to_square: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """`(height, width, 3)` uint8 frames -> `(num_frames, 3, size, size)` pixel values through the PIL SigLIP path
-    (padded to a square in the mean colour first when `pad_to_square`)."""
+    (padded to a square in the mean colour first when `pad_to_square`); `overrides` are SigLIP settings for this
+    call (`do_rescale`, `rescale_factor`, `image_mean`, ...)."""
     from PIL import Image
 
     if pad_to_square:
         frames = pad_frames_to_square(frames, image_processor.image_mean)
-    return image_processor([Image.fromarray(frame) for frame in frames], return_tensors="pt")["pixel_values"]
+    images = [Image.fromarray(frame) for frame in frames]
+    return image_processor(images, return_tensors="pt", **(overrides or {}))["pixel_values"]
 
 
 __all__ = ["as_pil_image_processor", "image_processor_for_vision_tower", "pad_frames_to_square", "preprocess_frames"]

@@ -10,7 +10,7 @@ an option is either applied or refused with a clear error, never silently ignore
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,14 +18,17 @@ import torch
 from huggingface_hub.errors import StrictDataclassError
 from transformers.processing_utils import ImagesKwargs, ProcessingKwargs, TextKwargs, VideosKwargs
 
+from .video_processing_videorefer import PIXEL_OVERRIDES
+
 IGNORE_INDEX = -100
 NESTED_GROUPS = {"text_kwargs": TextKwargs, "images_kwargs": ImagesKwargs, "videos_kwargs": VideosKwargs}
 # Honoured options; every other standard option may only be left unset (None / False) or, for the pixel options,
 # equal the checkpoint's own preprocessing setting.
 TEXT_HONOURED = {"padding", "truncation", "max_length", "pad_to_multiple_of", "padding_side", "return_tensors",
-                 "return_attention_mask", "add_special_tokens", "verbose"}
-VIDEOS_HONOURED = {"num_frames", "do_sample_frames", "return_tensors"}
-IMAGES_HONOURED = {"return_tensors"}
+                 "return_attention_mask", "add_special_tokens", "verbose", "return_offsets_mapping",
+                 "return_text_replacement_offsets"}
+VIDEOS_HONOURED = {"num_frames", "do_sample_frames", "fps", "return_tensors", *PIXEL_OVERRIDES}
+IMAGES_HONOURED = {"return_tensors", *PIXEL_OVERRIDES}
 EXPECTED = {
     "padding_side": "'left' or 'right'",
     "return_tensors": "'pt', 'np' or None",
@@ -68,6 +71,10 @@ class CallOptions:
     num_frames: int
     target_spans: Sequence | None
     keep_vanished_masks: bool
+    do_sample_frames: bool = True
+    return_offsets_mapping: bool = False
+    image_overrides: dict[str, Any] = field(default_factory=dict)
+    video_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 class PerSampleMedia(list):
@@ -117,7 +124,8 @@ def check_unsupported(group: str, merged: Mapping[str, Any], honoured: set[str],
     """ValueError for a standard option VideoRefer cannot apply: it may be unset (None / False) or, for pixel options,
     equal to the setting of `settings` (the image / video processor) that is used anyway."""
     for key, value in merged.items():
-        if key in honoured or value is None or value is False:
+        turns_off_a_setting = value is False and settings is not None and getattr(settings, key, None) is True
+        if key in honoured or value is None or (value is False and not turns_off_a_setting):
             continue
         if settings is not None and _same(getattr(settings, key, None), value):
             continue
@@ -175,12 +183,20 @@ def resolve_options(merged: Mapping[str, Any], default_num_frames: int, model_ma
     return_tensors = getattr(return_tensors, "value", return_tensors)
     if return_tensors not in ("pt", "np", None):
         raise bad_value("return_tensors", return_tensors)
-    if videos.get("do_sample_frames") is False:
-        raise ValueError("do_sample_frames=False is not supported: VideoRefer samples num_frames frames per video.")
+    if videos.get("fps") is not None:
+        raise ValueError(
+            f"fps={videos['fps']!r} is not supported: VideoRefer samples num_frames frames uniformly over the clip "
+            "(pass num_frames, or do_sample_frames=False to keep every frame given)."
+        )
     num_frames = videos.get("num_frames")
     num_frames = default_num_frames if num_frames is None else num_frames
     if not isinstance(num_frames, (int, np.integer)) or isinstance(num_frames, bool) or num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}.")
+    if merged.get("return_text_replacement_offsets") and not text.get("return_offsets_mapping"):
+        raise ValueError(
+            "return_text_replacement_offsets=True is only supported with return_offsets_mapping=True: VideoRefer's "
+            "offset_mapping already gives each token's span in the prompt as written, (0, 0) at placeholders."
+        )
     keep = merged.get("keep_vanished_masks")
     if keep is not None and not isinstance(keep, bool):
         raise TypeError(f"keep_vanished_masks must be a bool, got {type(keep).__name__}.")
@@ -190,7 +206,16 @@ def resolve_options(merged: Mapping[str, Any], default_num_frames: int, model_ma
         truncation_side=truncation_side, return_tensors=return_tensors,
         return_attention_mask=text.get("return_attention_mask") is not False, num_frames=int(num_frames),
         target_spans=merged.get("target_spans"), keep_vanished_masks=bool(keep),
+        do_sample_frames=videos.get("do_sample_frames") is not False,
+        return_offsets_mapping=bool(text.get("return_offsets_mapping")),
+        image_overrides=pixel_overrides(merged["images_kwargs"]),
+        video_overrides=pixel_overrides(videos),
     )
+
+
+def pixel_overrides(group: Mapping[str, Any]) -> dict[str, Any]:
+    """The SigLIP settings (`PIXEL_OVERRIDES`) a call sets for the frames of one modality."""
+    return {key: group[key] for key in PIXEL_OVERRIDES if group.get(key) is not None}
 
 
 def call_options(processor: Any, kwargs: dict[str, Any]) -> CallOptions:
@@ -234,11 +259,13 @@ def finish_text(
     options: CallOptions,
     tokenizer: Any,
     placeholder_ids: Iterable[int],
+    batch_offsets: list[list[tuple[int, int]]] | None = None,
 ) -> dict[str, Any]:
     """Truncate and pad the expanded ids of each sample as `options` ask.
 
-    Returns `input_ids`, `attention_mask` (unless not asked for) and, with targets, `labels` (the ids at targets, -100
-    elsewhere): `(batch, seq_len)` tensors / arrays, or lists of rows with `return_tensors=None`.
+    Returns `input_ids`, `attention_mask` (unless not asked for), with targets `labels` (the ids at targets, -100
+    elsewhere): `(batch, seq_len)` tensors / arrays, or lists of rows with `return_tensors=None`; and with
+    `batch_offsets` (`options.return_offsets_mapping`) `offset_mapping` `(batch, seq_len, 2)`, `(0, 0)` at padding.
 
     Raises:
         ValueError: truncation would cut visual / region placeholders of a sample, or rows of different lengths
@@ -246,10 +273,11 @@ def finish_text(
     """
     placeholders = set(placeholder_ids)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
-    rows, labels = [], []
+    rows, labels, offsets = [], [], []
     for index, ids in enumerate(batch_ids):
         targets = batch_targets[index] if batch_targets is not None else [False] * len(ids)
         row_labels = [token if target else IGNORE_INDEX for token, target in zip(ids, targets)]
+        row_offsets = batch_offsets[index] if batch_offsets is not None else [NO_OFFSET] * len(ids)
         if options.truncation and len(ids) > options.max_length:
             left = options.truncation_side == "left"
             keep = slice(len(ids) - options.max_length, None) if left else slice(options.max_length)
@@ -260,19 +288,23 @@ def finish_text(
                     f"placeholder tokens (the sequence is {len(ids)} tokens once the media and <region> markers are "
                     "expanded): raise max_length, shorten the text, or pass truncation=False."
                 )
-            ids, row_labels = ids[keep], row_labels[keep]
+            ids, row_labels, row_offsets = ids[keep], row_labels[keep], row_offsets[keep]
         rows.append(list(ids))
         labels.append(row_labels)
+        offsets.append([tuple(pair) for pair in row_offsets])
     target = options.max_length if options.padding == "max_length" else max(len(ids) for ids in rows)
     if options.padding != "do_not_pad" and options.pad_to_multiple_of:
         target = -(-target // options.pad_to_multiple_of) * options.pad_to_multiple_of
-    data: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
-    for ids, row_labels in zip(rows, labels):
+    data: dict[str, list[list[Any]]] = {"input_ids": [], "attention_mask": [], "labels": [], "offset_mapping": []}
+    for ids, row_labels, row_offsets in zip(rows, labels, offsets):
         pad = max(target - len(ids), 0) if options.padding != "do_not_pad" else 0
-        for key, row, fill in (("input_ids", ids, pad_id), ("attention_mask", [1] * len(ids), 0), ("labels", row_labels, IGNORE_INDEX)):
+        for key, row, fill in (("input_ids", ids, pad_id), ("attention_mask", [1] * len(ids), 0),
+                               ("labels", row_labels, IGNORE_INDEX), ("offset_mapping", row_offsets, NO_OFFSET)):
             data[key].append([fill] * pad + row if options.padding_side == "left" else row + [fill] * pad)
     if batch_targets is None:
         del data["labels"]
+    if batch_offsets is None:
+        del data["offset_mapping"]
     if not options.return_attention_mask:
         del data["attention_mask"]
     lengths = [len(ids) for ids in data["input_ids"]]
@@ -288,46 +320,58 @@ def finish_text(
     return {key: torch.tensor(value, dtype=torch.long) for key, value in data.items()}
 
 
+NO_OFFSET = (0, 0)
+
+
 def prompt_token_ids(
     processor: Any,
     prompt: str,
     masks_per_object: list[int],
     frames_per_video: int,
     target_spans: Sequence[tuple[int, int]] | None = None,
-) -> tuple[list[int], list[bool]]:
+    with_offsets: bool = False,
+) -> tuple[list[int], list[bool], list[tuple[int, int]]]:
     """The ids of `prompt` for `processor`: tokenized around the media marker (as the original does), with the
     placeholders expanded.
 
-    Returns the ids and, for each id, whether it is a training target: a text token lying inside one of the
-    character spans `target_spans` of `prompt` (placeholders never are).
+    Returns the ids; for each id whether it is a training target (a text token lying inside one of the character
+    spans `target_spans` of `prompt`; placeholders never are); and, with `with_offsets`, each id's `(start, end)`
+    character span in `prompt` (`(0, 0)` for the visual and `<region>` placeholders, which stand for no text).
     """
     spans = list(target_spans or [])
     ids: list[int] = []
     is_target: list[bool] = []
+    offsets: list[tuple[int, int]] = []
     position = 0
     for piece in re.split(f"({re.escape(processor.image_token)}|{re.escape(processor.video_token)})", prompt):
         if piece in (processor.image_token, processor.video_token):
             placeholders = processor.replace_media_token(piece, frames_per_video)
             ids += placeholders
             is_target += [False] * len(placeholders)
+            offsets += [NO_OFFSET] * len(placeholders)
         elif piece:
-            encoded = processor.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=bool(spans))
+            encoded = processor.tokenizer(piece, add_special_tokens=False, return_offsets_mapping=bool(spans) or with_offsets)
             ids += encoded["input_ids"]
-            if spans:
+            if spans or with_offsets:
                 for start, end in encoded["offset_mapping"]:
                     start, end = start + position, end + position
                     is_target.append(any(low <= start and end <= high for low, high in spans))
+                    offsets.append((start, end))
             else:
                 is_target += [False] * len(encoded["input_ids"])
         position += len(piece)
     expanded: list[int] = []
     expanded_target: list[bool] = []
+    expanded_offsets: list[tuple[int, int]] = []
     objects = iter(masks_per_object)
-    for token, target in zip(ids, is_target):
-        copies = min(next(objects), processor.region_token_num) if token == processor.region_token_id else 1
+    for index, (token, target) in enumerate(zip(ids, is_target)):
+        is_region = token == processor.region_token_id
+        copies = min(next(objects), processor.region_token_num) if is_region else 1
         expanded += [token] * copies
-        expanded_target += [target and token != processor.region_token_id] * copies
-    return expanded, expanded_target
+        expanded_target += [target and not is_region] * copies
+        if with_offsets:
+            expanded_offsets += [NO_OFFSET if is_region else offsets[index]] * copies
+    return expanded, expanded_target, expanded_offsets
 
 
 def flatten_images(images: Any) -> Any:
@@ -354,42 +398,101 @@ def looks_like_text(value: Any) -> bool:
     return not any(item.startswith(URL_PREFIXES) or os.path.exists(item) for item in items)
 
 
+def content_blocks(conversation: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The content blocks of a conversation's messages, in order (string contents hold none)."""
+    blocks = []
+    for message in conversation:
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            blocks += list(content)
+    return blocks
+
+
+def block_value(block: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    """The first of `keys` that `block` gives a value for: None-valued keys count as absent (a `datasets` column
+    gives every block every key of the column, most of them None)."""
+    return next((block[key] for key in keys if block.get(key) is not None), None)
+
+
 def chat_template_media(conversations: Sequence[Sequence[Mapping[str, Any]]]) -> tuple[list[PerSampleMedia], list[PerSampleMedia]]:
     """The images and videos of `{"type": "image"/"video", ...}` content blocks, one `PerSampleMedia` per conversation.
 
     Local paths stay paths (read by the package's own readers, as in a direct call); image URLs and base64 images
-    are fetched with transformers' `load_image`.
+    are fetched with transformers' `load_image`. A video may also be decoded frames (a `(T, H, W, 3)` or
+    `(T, 3, H, W)` array, or a list of frames).
 
     Raises:
-        ValueError: an audio block, or a video URL (download it and give its path).
+        ValueError: an audio block, a video URL (download it and give its path), or a media block without media.
     """
     from transformers.image_utils import load_image as fetch_image
 
     batch_images, batch_videos = [], []
     for conversation in conversations:
         images, videos = PerSampleMedia(), PerSampleMedia()
-        for message in conversation:
-            content = message.get("content") or []
-            for block in [] if isinstance(content, str) else content:
-                kind = block.get("type")
-                if kind == "audio":
-                    raise ValueError("VideoReferProcessor takes no audio: remove the {'type': 'audio'} content block.")
-                if kind == "image":
-                    for key in ("image", "url", "path", "base64"):
-                        if key in block:
-                            value = block[key]
-                            fetch = key == "base64" or (isinstance(value, str) and value.startswith(URL_PREFIXES + ("data:",)))
-                            images.append(fetch_image(value) if fetch else value)
-                elif kind == "video":
-                    for key in ("video", "url", "path"):
-                        if key in block:
-                            value = block[key]
-                            if isinstance(value, str) and value.startswith(URL_PREFIXES):
-                                raise ValueError(f"Video URLs are not downloaded: download {value} and give its path.")
-                            videos.append(value)
+        for block in content_blocks(conversation):
+            kind = block.get("type")
+            if kind == "audio":
+                raise ValueError("VideoReferProcessor takes no audio: remove the {'type': 'audio'} content block.")
+            if kind == "image":
+                value = block_value(block, ("image", "url", "path", "base64"))
+                if value is None:
+                    continue  # a bare {"type": "image"}: the image comes as `images`
+                fetch = block.get("base64") is not None or (isinstance(value, str) and value.startswith(URL_PREFIXES + ("data:",)))
+                images.append(fetch_image(value) if fetch else value)
+            elif kind == "video":
+                value = block_value(block, ("video", "url", "path"))
+                if value is None:
+                    continue
+                if isinstance(value, str) and value.startswith(URL_PREFIXES):
+                    raise ValueError(f"Video URLs are not downloaded: download {value} and give its path.")
+                videos.append(value)
         batch_images.append(images)
         batch_videos.append(videos)
     return batch_images, batch_videos
+
+
+def region_object(masks: Any, on_image: bool, where: str) -> dict[int, Any]:
+    """A region block's `masks` (`[{"frame": int, "size": [h, w], "counts": str}, ...]`, one per annotated frame)
+    -> the processor's object `{frame_index: segmentation}`, in the order given. On an image the single mask is the
+    image's, whatever frame it names (as the package's training data does)."""
+    if not isinstance(masks, (list, tuple)) or not masks:
+        raise ValueError(f"{where}: 'masks' must be a non-empty list of {{'frame', 'size', 'counts'}} dicts, got {masks!r}.")
+    frames: dict[int, Any] = {}
+    for entry in masks:
+        if not isinstance(entry, Mapping) or entry.get("frame") is None:
+            raise ValueError(f"{where}: each mask must be a dict with a 'frame' index and its segmentation, got {entry!r}.")
+        segmentation = {key: value for key, value in entry.items() if key != "frame" and value is not None}
+        if "segmentation" in segmentation:
+            segmentation = segmentation["segmentation"]
+        frame = entry["frame"]
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise TypeError(f"{where}: a mask's 'frame' must be an int (a frame index of the clip), got {frame!r}.")
+        if int(frame) in frames:
+            raise ValueError(f"{where}: frame {int(frame)} is given twice.")
+        frames[int(frame)] = segmentation
+    if on_image and len(frames) == 1:
+        return {0: next(iter(frames.values()))}
+    return frames
+
+
+def chat_template_regions(conversations: Sequence[Sequence[Mapping[str, Any]]]) -> list[list[dict[int, Any]]] | None:
+    """Per conversation, the objects of its `{"type": "region", "masks": [...]}` blocks in order (see
+    `region_object`); None when no block carries masks (the objects then come as `masks` / `boxes`)."""
+    if not any(block.get("type") == "region" and block.get("masks") is not None
+               for conversation in conversations for block in content_blocks(conversation)):
+        return None
+    result = []
+    for index, conversation in enumerate(conversations):
+        blocks = content_blocks(conversation)
+        on_image = any(block.get("type") == "image" for block in blocks) and not any(block.get("type") == "video" for block in blocks)
+        objects = []
+        for number, block in enumerate(b for b in blocks if b.get("type") == "region"):
+            where = f"conversation {index}, region block {number}"
+            if block.get("masks") is None:
+                raise ValueError(f"{where}: a region block needs its 'masks' (the other region blocks carry theirs).")
+            objects.append(region_object(block["masks"], on_image, where))
+        result.append(objects)
+    return result
 
 
 __all__ = ["VideoReferProcessorKwargs"]

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Unpack
 
+import numpy as np
 import torch
 from transformers import AutoTokenizer, BatchFeature
 from transformers.configuration_utils import PreTrainedConfig
@@ -21,13 +22,20 @@ from transformers.video_processing_utils import VideoProcessorMixin
 from ...inputs.media import ArrayClip, load_image, open_clip
 from .configuration_videorefer import VideoReferConfig
 from .conversion_videorefer import is_legacy_config_dict
-from .image_processing_pil_videorefer import as_pil_image_processor, image_processor_for_vision_tower, preprocess_frames
+from .image_processing_pil_videorefer import (
+    PIL_PREPROCESSING_KEYS,
+    as_pil_image_processor,
+    image_processor_for_vision_tower,
+    preprocess_frames,
+)
 from .mask_processing_videorefer import VideoReferMaskProcessor, objects_per_sample
-from .processing_kwargs_videorefer import IGNORE_INDEX  # noqa: F401  (the training collator imports it from here)
 from .processing_kwargs_videorefer import (
+    IGNORE_INDEX,  # noqa: F401  (the training collator imports it from here)
+    NO_OFFSET,
     VideoReferProcessorKwargs,
     call_options,
     chat_template_media,
+    chat_template_regions,
     finish_text,
     flatten_images,
     flatten_videos,
@@ -35,7 +43,7 @@ from .processing_kwargs_videorefer import (
     prompt_token_ids,
 )
 from .token_layout_videorefer import num_visual_tokens
-from .video_processing_videorefer import VideoReferVideoProcessor, as_media_list
+from .video_processing_videorefer import VideoReferVideoProcessor, as_media_list, channels_last
 
 REGION_TOKEN = "<region>"
 IMAGE_TOKEN = "<image>"
@@ -47,6 +55,8 @@ CHAT_TEMPLATE_FILE = Path(__file__).with_name("chat_template.jinja")
 # is used there.
 DEFAULT_CHAT_TEMPLATE = CHAT_TEMPLATE_FILE.read_text(encoding="utf-8") if CHAT_TEMPLATE_FILE.is_file() else None
 HUB_KWARGS = ("cache_dir", "token", "revision", "local_files_only", "force_download")
+# The settings of a saved video processor that `from_pretrained(..., setting=value)` overrides.
+VIDEO_SETTINGS = (*PIL_PREPROCESSING_KEYS, "num_frames", "do_pad", "do_sample_frames")
 
 
 class VideoReferProcessor(ProcessorMixin):
@@ -58,10 +68,11 @@ class VideoReferProcessor(ProcessorMixin):
         image_processor ([`SiglipImageProcessorPil`]): SigLIP preprocessing (resize, rescale, normalise).
         tokenizer: the Qwen2 tokenizer with `<region>`.
         video_processor ([`VideoReferVideoProcessor`], *optional*): frame sampling and preprocessing; by default
-            built from the image processor's settings.
+            built from the image processor's settings. Its `num_frames` (16 by default) is the frames sampled per
+            video (overridable per call, `num_frames=`); an image counts as this many copies of itself.
+            (`num_frames=` given here, as `settings_from_config` and earlier versions do, sets the video
+            processor's.)
         chat_template (`str`, *optional*): defaults to the original VideoRefer prompt format.
-        num_frames (`int`, defaults to 16): frames sampled per video (overridable per call); an image counts as
-            this many copies of itself.
         image_token_id / video_token_id (`int`, *optional*): placeholder ids of the model config (by default the
             two ids after `<region>`).
         region_token_num (`int`, defaults to 4): at most this many tokens per object.
@@ -93,18 +104,12 @@ class VideoReferProcessor(ProcessorMixin):
     images_kwargs: ClassVar[dict[str, Any]] = {"return_tensors": "pt"}
     keep_vanished_masks = False
 
-    @property
-    def videos_kwargs(self) -> dict[str, Any]:
-        """Default video kwargs: the processor's `num_frames`."""
-        return {"num_frames": self.num_frames, "return_tensors": "pt"}
-
     def __init__(
         self,
         image_processor=None,
         tokenizer=None,
         video_processor=None,
         chat_template: str | None = None,
-        num_frames: int = 16,
         image_token_id: int | None = None,
         video_token_id: int | None = None,
         region_token_num: int = 4,
@@ -124,7 +129,9 @@ class VideoReferProcessor(ProcessorMixin):
         self.region_token_id = tokenizer.convert_tokens_to_ids(REGION_TOKEN)
         self.image_token_id = self.region_token_id + 1 if image_token_id is None else int(image_token_id)
         self.video_token_id = self.region_token_id + 2 if video_token_id is None else int(video_token_id)
-        self.num_frames = int(num_frames)
+        legacy_num_frames = kwargs.pop("num_frames", None)
+        if kwargs:
+            raise TypeError(f"VideoReferProcessor got unexpected arguments: {sorted(kwargs)}.")
         self.region_token_num = int(region_token_num)
         self.projector_type = projector_type
         self.projector_downsample = [int(v) for v in projector_downsample]
@@ -134,8 +141,11 @@ class VideoReferProcessor(ProcessorMixin):
         self.image_aspect_ratio = image_aspect_ratio
         if video_processor is None:
             video_processor = VideoReferVideoProcessor.from_image_processor(
-                image_processor, self.num_frames, do_pad=image_aspect_ratio == "pad"
+                image_processor, 16 if legacy_num_frames is None else int(legacy_num_frames),
+                do_pad=image_aspect_ratio == "pad",
             )
+        elif legacy_num_frames is not None:
+            video_processor.num_frames = int(legacy_num_frames)
         super().__init__(
             image_processor=image_processor,
             tokenizer=tokenizer,
@@ -143,6 +153,11 @@ class VideoReferProcessor(ProcessorMixin):
             chat_template=chat_template or DEFAULT_CHAT_TEMPLATE,
         )
         self.mask_processor = VideoReferMaskProcessor(self.grid_size, pad_to_square=image_aspect_ratio == "pad")
+
+    @property
+    def num_frames(self) -> int:
+        """Frames sampled per video by default (the video processor's `num_frames`)."""
+        return int(self.video_processor.num_frames)
 
     def check_argument_for_proper_class(self, argument_name: str, argument: Any) -> type:
         """`ProcessorMixin`'s class check, but the video processor's done here: without torchvision, transformers'
@@ -162,8 +177,17 @@ class VideoReferProcessor(ProcessorMixin):
         transformers-videorefer package, so that the folder loads with `trust_remote_code=True` alone."""
         if self.remote_code_writer is None:
             return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        had_auto_map = "auto_map" in self.__dict__
+        previous = self.__dict__.get("auto_map")
+        # Written into the saved config only: the processor itself is unchanged by saving (a reloaded copy equals it).
         self.auto_map = {"AutoProcessor": f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"}
-        files = super().save_pretrained(save_directory)
+        try:
+            files = super().save_pretrained(save_directory)
+        finally:
+            if had_auto_map:
+                self.auto_map = previous
+            else:
+                del self.auto_map
         self.remote_code_writer(save_directory, type(self).__module__)
         if push_to_hub:
             repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
@@ -197,7 +221,8 @@ class VideoReferProcessor(ProcessorMixin):
 
         (Where torchvision is installed, `AutoImageProcessor` would pick the torchvision backend, whose resize
         differs by up to one uint8 step.) The video processor is built from its entry of `processor_config.json`
-        (no `AutoVideoProcessor`, no torchvision); processors saved without one get it from the image processor.
+        (no `AutoVideoProcessor`, no torchvision); processors saved without one (earlier versions) get it from the
+        image processor and the saved `num_frames`.
         """
         from transformers import AutoImageProcessor
 
@@ -208,8 +233,18 @@ class VideoReferProcessor(ProcessorMixin):
         video_processor = None
         if isinstance(saved, Mapping):
             settings = {k: v for k, v in saved.items() if k not in ("video_processor_type", "processor_class")}
+            # Settings given to from_pretrained apply to the video processor as to the image processor.
+            settings.update({k: v for k, v in kwargs.items() if k in VIDEO_SETTINGS})
             video_processor = VideoReferVideoProcessor.from_dict(settings)
-        return [as_pil_image_processor(image_processor), tokenizer, video_processor]
+        image_processor = as_pil_image_processor(image_processor)
+        if video_processor is None:
+            # Saved by an earlier version: `num_frames` beside the processor settings, frames preprocessed as images.
+            saved_settings = processor_dict or {}
+            video_processor = VideoReferVideoProcessor.from_image_processor(
+                image_processor, int(saved_settings.get("num_frames", 16)),
+                do_pad=saved_settings.get("image_aspect_ratio") == "pad",
+            )
+        return [image_processor, tokenizer, video_processor]
 
     @classmethod
     def from_original_checkpoint(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "VideoReferProcessor":
@@ -298,8 +333,14 @@ class VideoReferProcessor(ProcessorMixin):
                 - text: `padding` (True / "longest", default; "max_length"; False), `max_length`, `truncation`
                   (of text tokens; a cut through visual / region placeholders is refused), `pad_to_multiple_of`,
                   `padding_side` ("left", default; "right"), `return_attention_mask`, `return_tensors` ("pt",
-                  default; "np"; None: lists of ids, the visual inputs stay tensors).
-                - videos: `num_frames` (default: the processor's `num_frames`).
+                  default; "np"; None: lists of ids, the visual inputs stay tensors), `return_offsets_mapping`
+                  (`offset_mapping` `(batch, seq_len, 2)`: each token's character span in its prompt, `(0, 0)` at
+                  placeholders and padding).
+                - videos: `num_frames` (default: the video processor's), `do_sample_frames` (False: every frame
+                  given, for decoded videos).
+                - images / videos: the SigLIP settings `do_rescale`, `rescale_factor`, `do_normalize`,
+                  `image_mean`, `image_std`, `resample`, `do_convert_rgb` for this call's frames of that medium
+                  (region frames included); settings that change the number of tokens (`size`, ...) are refused.
                 - `target_spans`: for training, per sample the `(start, end)` character spans of `text` whose tokens
                   are targets; the output then has `labels` (the ids there, -100 elsewhere and at placeholders).
                 - `keep_vanished_masks`: a mask too small for any position of the vision grid gives a
@@ -319,7 +360,6 @@ class VideoReferProcessor(ProcessorMixin):
             text, images = images, text  # the old positional order, processor(text, images, ...)
         options = call_options(self, kwargs)
         texts = self._as_text_list(text)
-        frames_per_video = options.num_frames
         kinds = [self._media_kind(t, i) for i, t in enumerate(texts)]
         media = {
             "image": iter(as_media_list(flatten_images(images), "images", kinds.count("image"))),
@@ -330,68 +370,136 @@ class VideoReferProcessor(ProcessorMixin):
         if target_spans is not None and len(target_spans) != len(texts):
             raise ValueError(f"target_spans must hold one list of spans per sample: {len(texts)} samples, got {len(target_spans)}.")
         pad = self.image_aspect_ratio == "pad"
-        batch_ids, batch_targets, image_pixels, video_pixels, regions = [], [], [], [], []
+        batch_ids, batch_targets, batch_offsets, image_pixels, video_pixels, regions = [], [], [], [], [], []
+        region_kinds = []
         for index, (prompt, kind, (objects, from_boxes)) in enumerate(zip(texts, kinds, objects_in)):
-            clip = None
+            clip, frames_per_video = None, options.num_frames
             if kind == "image":
                 image = load_image(next(media["image"]))
-                image_pixels.append(preprocess_frames(self.image_processor, [image], pad))
+                image_pixels.append(preprocess_frames(self.image_processor, [image], pad, options.image_overrides))
                 clip = ArrayClip([image], "the image")
             elif kind == "video":
-                clip = open_clip(next(media["video"]))
-                video = self.video_processor(clip, num_frames=frames_per_video, do_pad=pad)
+                clip = open_clip(channels_last(next(media["video"])))
+                video = self.video_processor(
+                    clip, num_frames=options.num_frames, do_pad=pad, do_sample_frames=options.do_sample_frames,
+                    **options.video_overrides,
+                )
                 video_pixels.append(video["pixel_values_videos"][0])
+                frames_per_video = video_pixels[-1].shape[0]
             elif objects:
                 raise ValueError(f"sample {index}: <region> markers need a video or an image (no <video>/<image> marker).")
             sample_regions = None if clip is None else self.mask_processor.decode(
                 objects, clip, kind == "image", from_boxes, f"sample {index}", options.keep_vanished_masks
             )
-            regions += [sample_regions] if sample_regions is not None else []
+            if sample_regions is not None:
+                regions.append(sample_regions)
+                region_kinds += [kind] * (len(sample_regions.frames) if sample_regions.masks else 0)
             per_object = [len(obj) for obj in sample_regions.masks] if sample_regions is not None else []
             spans = target_spans[index] if target_spans is not None else None
-            ids, targets = prompt_token_ids(self, prompt, per_object, frames_per_video, spans)
+            ids, targets, offsets = prompt_token_ids(
+                self, prompt, per_object, frames_per_video, spans, with_offsets=options.return_offsets_mapping
+            )
             batch_ids.append(ids)
             batch_targets.append(targets)
+            batch_offsets.append(offsets)
 
         placeholders = (self.image_token_id, self.video_token_id, self.region_token_id)
         targets = batch_targets if target_spans is not None else None
-        data: dict[str, Any] = finish_text(batch_ids, targets, options, self.tokenizer, placeholders)
+        offsets = batch_offsets if options.return_offsets_mapping else None
+        data: dict[str, Any] = finish_text(batch_ids, targets, options, self.tokenizer, placeholders, offsets)
         visual: dict[str, torch.Tensor] = {}
         if image_pixels:
             visual["pixel_values"] = torch.cat(image_pixels)
         if video_pixels:
+            if len({tuple(v.shape) for v in video_pixels}) > 1:
+                raise ValueError(
+                    "The videos have different numbers of frames "
+                    f"({[v.shape[0] for v in video_pixels]}) and cannot be batched: with do_sample_frames=False give "
+                    "videos of equal length, or let the processor sample num_frames frames of each."
+                )
             visual["pixel_values_videos"] = torch.stack(video_pixels)
         region_data, region_frames = self.mask_processor.collate(regions)
         if region_data:
-            visual["region_pixel_values"] = preprocess_frames(self.image_processor, region_frames, pad)
+            visual["region_pixel_values"] = self._region_pixel_values(region_frames, region_kinds, options)
             visual.update(region_data)
         if options.return_tensors == "np":
             visual = {key: value.numpy() for key, value in visual.items()}
         return BatchFeature(data={**data, **visual}, tensor_type="pt" if options.return_tensors == "pt" else None)
 
+    def _region_pixel_values(self, frames: list, kinds: list[str], options: Any) -> torch.Tensor:
+        """`(num_region_frames, 3, H, W)`: the frames the masks lie on, preprocessed with the call's settings for
+        their sample's medium (`images_kwargs` for an image, `videos_kwargs` for a video)."""
+        pad = self.image_aspect_ratio == "pad"
+        overrides = {"image": options.image_overrides, "video": options.video_overrides}
+        if options.image_overrides == options.video_overrides:
+            return preprocess_frames(self.image_processor, frames, pad, options.image_overrides)
+        chunks, start = [], 0
+        while start < len(frames):
+            stop = start
+            while stop < len(frames) and kinds[stop] == kinds[start]:
+                stop += 1
+            chunks.append(preprocess_frames(self.image_processor, frames[start:stop], pad, overrides[kinds[start]]))
+            start = stop
+        return torch.cat(chunks)
+
     def apply_chat_template(self, conversation: list | tuple, chat_template: str | None = None, **kwargs) -> Any:
-        """transformers' `apply_chat_template`. With `tokenize=True` the media of `{"type": "video" / "image",
-        "path" / "url" / "video" / "image": ...}` content blocks are read by this package's readers, and `masks` /
-        `boxes` (in `processor_kwargs`, or as keyword arguments) go to the processor call with the other
-        `processor_kwargs`. Audio and `return_assistant_tokens_mask` are refused (use `target_spans` for labels)."""
-        if kwargs.get("tokenize") and kwargs.get("return_assistant_tokens_mask"):
-            raise ValueError(
-                "return_assistant_tokens_mask is not supported by VideoReferProcessor: pass target_spans (the "
-                "assistant spans of the rendered text) to the processor, or train with VideoReferDataCollator."
-            )
+        """transformers' `apply_chat_template`, for one conversation or a batch.
+
+        With `tokenize=True` the media of `{"type": "video" / "image", "path" / "url" / "video" / "image": ...}`
+        content blocks are read by this package's readers, and the objects come from the `{"type": "region",
+        "masks": [{"frame", "size", "counts"}, ...]}` blocks, each conversation's in order, or from `masks` /
+        `boxes` (in `processor_kwargs`, or as keyword arguments) when no block carries masks. A region block renders
+        as the `<region>` marker (the original's `[<region>]` keeps its brackets in the text blocks around it), or as
+        its `text` when it has one. Keys whose value is None count as absent (as a `datasets` column gives them).
+        `return_assistant_tokens_mask=True` adds `assistant_masks` `(batch, seq_len)`, aligned with the expanded and
+        padded `input_ids`: 1 on the tokens inside the template's `{% generation %}` spans (each answer, its
+        `<|im_end|>` and the newline closing the turn; never a placeholder), the tokens `VideoReferDataCollator`
+        trains on. Audio is refused.
+        """
         moved = {key: kwargs.pop(key) for key in ("masks", "boxes", "target_spans", "keep_vanished_masks") if key in kwargs}
         if moved:
             kwargs["processor_kwargs"] = {**(kwargs.get("processor_kwargs") or {}), **moved}
+        given = kwargs.get("processor_kwargs") or {}
+        if kwargs.get("tokenize") and (given.get("masks") is not None or given.get("boxes") is not None):
+            conversations, _ = self._normalize_conversations(conversation)
+            if chat_template_regions(conversations) is not None:
+                raise ValueError(
+                    "The objects are given twice: the region blocks of the conversation carry masks and masks / boxes "
+                    "were passed as well; give them one way."
+                )
         return super().apply_chat_template(conversation, chat_template, **kwargs)
 
     def _multimodal_inputs_from_conversations(
         self, conversations: list, audio_loading_params: dict, load_audio_from_video: bool = False
     ) -> tuple[list, list, list, dict]:
-        """The images and videos of the content blocks, per conversation, unread (see `chat_template_media`)."""
+        """The images and videos of the content blocks, per conversation, unread (see `chat_template_media`), and
+        the objects of the region blocks as `masks` (see `chat_template_regions`)."""
         if load_audio_from_video:
             raise ValueError("VideoReferProcessor takes no audio: load_audio_from_video=True is not supported.")
         images, videos = chat_template_media(conversations)
-        return images, videos, [], {}
+        regions = chat_template_regions(conversations)
+        return images, videos, [], {} if regions is None else {"masks": regions}
+
+    def _adjust_assistant_masks_indices(self, processed_dict: BatchFeature, generation_indices: list) -> BatchFeature:
+        """`assistant_masks` `(batch, seq_len)` from the `offset_mapping` of the call (character spans in each prompt,
+        `(0, 0)` at placeholders and padding): 1 on a token lying inside a `{% generation %}` span, as the training
+        labels of `target_spans` (the same rule, so that `assistant_only_loss` trains exactly those tokens)."""
+        offsets = processed_dict.pop("offset_mapping")
+        processed_dict.pop("text_replacement_offsets", None)
+        offsets = offsets.tolist() if hasattr(offsets, "tolist") else offsets
+        masks = []
+        for row, spans in zip(offsets, generation_indices):
+            masks.append([
+                int(tuple(pair) != NO_OFFSET and any(low <= pair[0] and pair[1] <= high for low, high in spans))
+                for pair in row
+            ])
+        input_ids = processed_dict["input_ids"]
+        if isinstance(input_ids, torch.Tensor):  # the type of the other outputs, whatever return_tensors says
+            masks = torch.tensor(masks, dtype=torch.long).reshape(input_ids.shape)
+        elif isinstance(input_ids, np.ndarray):
+            masks = np.array(masks, dtype=np.int64).reshape(input_ids.shape)
+        processed_dict["assistant_masks"] = masks
+        return processed_dict
 
     # ------------------------------------------------------------------------------------ call helpers
     @staticmethod

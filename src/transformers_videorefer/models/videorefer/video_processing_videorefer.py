@@ -22,12 +22,25 @@ from transformers.video_utils import VideoMetadata
 from ...inputs.media import Clip, open_clip, sample_frame_indices
 from .image_processing_pil_videorefer import PIL_PREPROCESSING_KEYS, preprocess_frames
 
+# The frame settings a call may change (they change pixel values, never the number of frames or tokens).
+PIXEL_OVERRIDES = ("do_convert_rgb", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+
 
 def is_frame(value: Any) -> bool:
     """Whether `value` is one frame (a PIL image or an (H, W, C) array / tensor) rather than a whole video."""
     from PIL import Image
 
     return isinstance(value, Image.Image) or (isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 3)
+
+
+def channels_last(video: Any) -> Any:
+    """A decoded video given channels first, `(T, 3, H, W)` (or `(T, 1, H, W)`), as transformers' video utils
+    accept it -> `(T, H, W, 3)`; anything else unchanged."""
+    if isinstance(video, (np.ndarray, torch.Tensor)) and video.ndim == 4 and video.shape[1] in (1, 3) and video.shape[-1] not in (1, 3):
+        video = video.permute(0, 2, 3, 1) if isinstance(video, torch.Tensor) else np.moveaxis(video, 1, -1)
+        if video.shape[-1] == 1:
+            video = video.repeat(1, 1, 1, 3) if isinstance(video, torch.Tensor) else np.repeat(video, 3, axis=-1)
+    return video
 
 
 def as_video_list(videos: Any) -> list:
@@ -101,11 +114,12 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
         settings = {key: settings[key] for key in PIL_PREPROCESSING_KEYS if settings.get(key) is not None}
         return cls(num_frames=int(num_frames), do_pad=bool(do_pad), **settings)
 
-    def frame_processor(self) -> SiglipImageProcessorPil:
-        """The PIL SigLIP image processor with this processor's preprocessing settings."""
+    def frame_processor(self, overrides: dict[str, Any] | None = None) -> SiglipImageProcessorPil:
+        """The PIL SigLIP image processor with this processor's preprocessing settings (`overrides` replacing some)."""
         settings = {key: getattr(self, key) for key in PIL_PREPROCESSING_KEYS if getattr(self, key, None) is not None}
+        settings.update(overrides or {})
         settings["size"] = {"height": int(self.size["height"]), "width": int(self.size["width"])}
-        settings["image_mean"], settings["image_std"] = list(self.image_mean), list(self.image_std)
+        settings["image_mean"], settings["image_std"] = list(settings["image_mean"]), list(settings["image_std"])
         return SiglipImageProcessorPil(**settings)
 
     def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, **kwargs) -> list[int]:
@@ -116,11 +130,18 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
         count = self.num_frames if num_frames is None else int(num_frames)
         return sample_frame_indices(int(metadata.total_num_frames), count)
 
-    def sample_clip(self, video: Any, num_frames: int | None = None) -> tuple[list[np.ndarray], VideoMetadata]:
-        """Open `video` (see `inputs.media.open_clip`) and read its sampled frames, `(height, width, 3)` uint8 each."""
-        clip = video if isinstance(video, Clip) else open_clip(video)
+    def sample_clip(
+        self, video: Any, num_frames: int | None = None, do_sample_frames: bool | None = None
+    ) -> tuple[list[np.ndarray], VideoMetadata]:
+        """Open `video` (see `inputs.media.open_clip`) and read its sampled frames, `(height, width, 3)` uint8 each
+        (every frame, in order, when sampling is off: `do_sample_frames=False`)."""
+        clip = video if isinstance(video, Clip) else open_clip(channels_last(video))
         metadata = VideoMetadata(total_num_frames=clip.num_frames, height=clip.height, width=clip.width)
-        metadata.frames_indices = self.sample_frames(metadata, num_frames=num_frames)
+        sample = self.do_sample_frames if do_sample_frames is None else do_sample_frames
+        if sample:
+            metadata.frames_indices = self.sample_frames(metadata, num_frames=num_frames)
+        else:
+            metadata.frames_indices = list(range(clip.num_frames))
         return clip.get_frames(metadata.frames_indices), metadata
 
     def preprocess(
@@ -130,6 +151,7 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
         return_tensors: str | None = "pt",
         return_metadata: bool = False,
         do_pad: bool | None = None,
+        do_sample_frames: bool | None = None,
         **kwargs,
     ) -> BatchFeature:
         r"""
@@ -140,13 +162,21 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
             return_tensors: `"pt"` (or None, which also gives torch tensors).
             return_metadata: also return each video's `VideoMetadata` (with `frames_indices`).
             do_pad: pad frames to a square for this call (default: `self.do_pad`).
+            do_sample_frames: False keeps every frame of each video, in order (default: `self.do_sample_frames`).
+            **kwargs: SigLIP settings for this call's frames: `do_convert_rgb`, `resample`, `do_rescale`,
+                `rescale_factor`, `do_normalize`, `image_mean`, `image_std`.
 
         Returns:
             [`BatchFeature`] with `pixel_values_videos` `(num_videos, num_frames, 3, height, width)` (and
             `video_metadata`, a list of `VideoMetadata`, on request).
         """
-        if kwargs:
-            raise TypeError(f"VideoReferVideoProcessor got unexpected arguments: {sorted(kwargs)}.")
+        unknown = sorted(key for key in kwargs if key not in PIXEL_OVERRIDES)
+        if unknown:
+            raise TypeError(
+                f"VideoReferVideoProcessor got unexpected arguments: {unknown}; it takes num_frames, do_sample_frames, "
+                f"do_pad, return_tensors, return_metadata and the frame settings {list(PIXEL_OVERRIDES)}."
+            )
+        overrides = {key: value for key, value in kwargs.items() if value is not None}
         if return_tensors not in ("pt", None):
             raise ValueError(f"return_tensors must be 'pt' (or None, which also gives torch tensors), got {return_tensors!r}.")
         items = as_video_list(videos)
@@ -154,18 +184,20 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
             raise ValueError("VideoReferVideoProcessor needs at least one video, got none.")
         pixels, metadata = [], []
         for video in items:
-            frames, video_metadata = self.sample_clip(video, num_frames)
-            pixels.append(self.frames_to_pixel_values(frames, do_pad))
+            frames, video_metadata = self.sample_clip(video, num_frames, do_sample_frames)
+            pixels.append(self.frames_to_pixel_values(frames, do_pad, overrides))
             metadata.append(video_metadata)
         output = BatchFeature(data={"pixel_values_videos": torch.stack(pixels)}, tensor_type="pt")
         if return_metadata:
             output["video_metadata"] = metadata
         return output
 
-    def frames_to_pixel_values(self, frames: Sequence[np.ndarray], do_pad: bool | None = None) -> torch.Tensor:
+    def frames_to_pixel_values(
+        self, frames: Sequence[np.ndarray], do_pad: bool | None = None, overrides: dict[str, Any] | None = None
+    ) -> torch.Tensor:
         """Already read `(height, width, 3)` uint8 frames -> `(num_frames, 3, height, width)` pixel values."""
         pad = self.do_pad if do_pad is None else do_pad
-        return preprocess_frames(self.frame_processor(), frames, pad_to_square=bool(pad))
+        return preprocess_frames(self.frame_processor(overrides), frames, pad_to_square=bool(pad))
 
 
-__all__ = ["VideoReferVideoProcessor"]
+__all__ = ["VideoReferVideoProcessor", "channels_last"]
