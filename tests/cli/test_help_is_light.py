@@ -11,6 +11,8 @@ SUBCOMMANDS = [
     ["convert"],
     ["data"],
     ["data", "check"],
+    ["data", "to-trl"],
+    ["data", "from-trl"],
     ["demo"],
     ["eval"],
     ["eval", "bench-q"],

@@ -11,8 +11,9 @@ from .common import fail
 
 def _load_processor(model: str):
     """The processor of `model` (tokenizer and chat template only count the ids: no weights are loaded)."""
-    import transformers_videorefer  # noqa: F401  (registers the VideoRefer processor with the Auto classes)
     from transformers import AutoProcessor
+
+    import transformers_videorefer  # noqa: F401  (registers the VideoRefer processor with the Auto classes)
 
     return AutoProcessor.from_pretrained(model)
 
@@ -58,6 +59,108 @@ def run_data_check(args: argparse.Namespace) -> int:
     return 1 if report.defects else 0
 
 
+REGION_MARKER = "<region>"
+
+
+def _read_samples_light(path: str) -> tuple[list | None, str | None]:
+    """The samples of a VideoRefer-700K JSON list or JSONL file, or an error message: json only, nothing heavy."""
+    if not os.path.isfile(path):
+        return None, f"no such data file: {path}"
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        if text.lstrip().startswith("["):
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        return None, f"{path} is not valid JSON or JSONL ({error})"
+    if not records:
+        return None, f"{path} holds no samples"
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            return None, f"{path}: sample {index} is a {type(record).__name__}, expected a JSON object"
+        turns = record.get("conversations")
+        if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("value"), str)
+                                                  for t in turns):
+            return None, f"{path}: sample {record.get('id', index)} needs 'conversations': [{{'from', 'value'}}, ...]"
+        annotation = record.get("annotation") or []
+        regions = sum(turn["value"].count(REGION_MARKER) for turn in turns)
+        if not isinstance(annotation, list) or regions != len(annotation):
+            count = len(annotation) if isinstance(annotation, list) else "no list of"
+            return None, (
+                f"{path}: sample {record.get('id', index)} holds {regions} {REGION_MARKER} marker(s) but its "
+                f"annotation has {count} object(s)"
+            )
+    return records, None
+
+
+def run_to_trl(args: argparse.Namespace) -> int:
+    name = "videorefer data to-trl"
+    if args.media_root is not None and not os.path.isdir(args.media_root):
+        return fail(f"{name}: --media-root {args.media_root} is not a folder.")
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(parent):
+        return fail(f"{name}: the folder of --out ({parent}) does not exist.")
+    if os.path.exists(args.out) and not args.overwrite:
+        return fail(f"{name}: {args.out} exists; pass --overwrite to replace it.")
+    records, error = _read_samples_light(args.file)
+    if error is not None:
+        return fail(f"{name}: {error}.")
+    from ..training.trl_format import to_trl_rows, write_trl_rows
+
+    try:
+        rows = to_trl_rows(records, args.media_root, progress=not args.quiet)
+        write_trl_rows(rows, args.out, args.format)
+    except (ValueError, TypeError, FileNotFoundError, OSError) as error:
+        return fail(f"{name}: {error}")
+    sys.stdout.write(f"wrote {len(rows)} conversations to {args.out} ({args.format})\n")
+    return 0
+
+
+def run_from_trl(args: argparse.Namespace) -> int:
+    name = "videorefer data from-trl"
+    if not os.path.exists(args.source):
+        return fail(f"{name}: no such file or folder: {args.source}")
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(parent):
+        return fail(f"{name}: the folder of --out ({parent}) does not exist.")
+    from ..training.trl_format import from_trl_rows, read_trl_rows
+
+    try:
+        records = from_trl_rows(read_trl_rows(args.source), args.media_root)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as error:
+        return fail(f"{name}: {error}")
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(records, handle, indent=1)
+    sys.stdout.write(f"wrote {len(records)} samples to {args.out}\n")
+    return 0
+
+
+def _add_trl_parsers(commands: argparse._SubParsersAction) -> None:
+    to_trl = commands.add_parser(
+        "to-trl",
+        help="Convert VideoRefer-700K JSON to the conversational rows `trl sft` trains on (masks in region blocks).",
+        description="Each <region> becomes a region block holding its object's masks (COCO RLE per annotated frame), "
+        "<video>/<image> become media blocks with absolute paths; see docs/training.md.",
+    )
+    to_trl.add_argument("file", help="VideoRefer-700K-style JSON or JSONL file")
+    to_trl.add_argument("--media-root", default=None, help="folder that relative media paths start from")
+    to_trl.add_argument("--out", required=True, help="output: a .jsonl file, or a folder with --format arrow")
+    to_trl.add_argument("--format", default="jsonl", choices=["jsonl", "arrow"],
+                        help="jsonl (default) or arrow (a `datasets` dataset saved with save_to_disk)")
+    to_trl.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
+    to_trl.add_argument("--quiet", action="store_true", help="no progress bar")
+    to_trl.set_defaults(run=run_to_trl)
+    from_trl = commands.add_parser(
+        "from-trl", help="Convert `trl sft` rows (JSONL or a saved dataset) back to VideoRefer-700K JSON."
+    )
+    from_trl.add_argument("source", help="JSONL file or folder written by `videorefer data to-trl`")
+    from_trl.add_argument("--out", required=True, help="output JSON file")
+    from_trl.add_argument("--media-root", default=None, help="write media paths under this folder relative to it")
+    from_trl.set_defaults(run=run_from_trl)
+
+
 def add_data_parser(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="Training data tools.")
     commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
@@ -81,3 +184,4 @@ def add_data_parser(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--limit", type=int, default=50, help="defects listed on stdout (all go to --json)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(run=run_data_check)
+    _add_trl_parsers(commands)
