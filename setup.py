@@ -15,7 +15,10 @@ setup(
     license="Apache-2.0",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    package_data={"transformers_videorefer.models.videorefer": ["chat_template.jinja"]},
+    package_data={
+        "transformers_videorefer.models.videorefer": ["chat_template.jinja"],
+        "transformers_videorefer.models.videorefer_vl3": ["chat_template.jinja"],
+    },
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",

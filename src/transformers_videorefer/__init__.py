@@ -22,6 +22,12 @@ _LAZY_EXPORTS = {
     "VideoReferModel": "models.videorefer",
     "VideoReferPreTrainedModel": "models.videorefer",
     "VideoReferProcessor": "models.videorefer",
+    "VideoReferVL3Config": "models.videorefer_vl3",
+    "VideoReferVL3LegacyConfig": "models.videorefer_vl3",
+    "VideoReferVL3ForConditionalGeneration": "models.videorefer_vl3",
+    "VideoReferVL3Model": "models.videorefer_vl3",
+    "VideoReferVL3PreTrainedModel": "models.videorefer_vl3",
+    "VideoReferVL3Processor": "models.videorefer_vl3",
     "register_remote_code": "hub.remote_code",
 }
 
@@ -32,6 +38,12 @@ __all__ = [
     "VideoReferModel",
     "VideoReferPreTrainedModel",
     "VideoReferProcessor",
+    "VideoReferVL3Config",
+    "VideoReferVL3LegacyConfig",
+    "VideoReferVL3ForConditionalGeneration",
+    "VideoReferVL3Model",
+    "VideoReferVL3PreTrainedModel",
+    "VideoReferVL3Processor",
 ]
 
 

@@ -44,6 +44,13 @@ def register_with_auto_classes() -> None:
             VideoReferModel,
             VideoReferProcessor,
         )
+        from .models.videorefer_vl3 import (
+            VideoReferVL3Config,
+            VideoReferVL3ForConditionalGeneration,
+            VideoReferVL3LegacyConfig,
+            VideoReferVL3Model,
+            VideoReferVL3Processor,
+        )
 
         AutoConfig.register(VideoReferConfig.model_type, VideoReferConfig, exist_ok=True)
         AutoConfig.register(VideoReferLegacyConfig.model_type, VideoReferLegacyConfig, exist_ok=True)
@@ -54,6 +61,19 @@ def register_with_auto_classes() -> None:
         ):
             auto_class.register(VideoReferConfig, model_class, exist_ok=True)
             auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
+        # VideoRefer-VideoLLaMA3: `videollama3_qwen2` (the releases) converts on load; plain VideoLLaMA3 checkpoints
+        # of that type keep their own remote code (see VideoReferVL3LegacyConfig).
+        AutoConfig.register(VideoReferVL3Config.model_type, VideoReferVL3Config, exist_ok=True)
+        AutoConfig.register(VideoReferVL3LegacyConfig.model_type, VideoReferVL3LegacyConfig, exist_ok=True)
+        for auto_class, model_class in (
+            (AutoModel, VideoReferVL3Model),
+            (AutoModelForImageTextToText, VideoReferVL3ForConditionalGeneration),
+            (AutoModelForCausalLM, VideoReferVL3ForConditionalGeneration),
+        ):
+            auto_class.register(VideoReferVL3Config, model_class, exist_ok=True)
+            auto_class._model_mapping.register(VideoReferVL3LegacyConfig, model_class, exist_ok=True)
+        AutoProcessor.register(VideoReferVL3Config, VideoReferVL3Processor, exist_ok=True)
+        AutoProcessor.register(VideoReferVL3LegacyConfig, VideoReferVL3Processor, exist_ok=True)
         AutoProcessor.register(VideoReferConfig, VideoReferProcessor, exist_ok=True)
         AutoProcessor.register(VideoReferLegacyConfig, VideoReferProcessor, exist_ok=True)
         _register_video_processor(VideoReferConfig, VideoReferLegacyConfig)
@@ -80,19 +100,21 @@ def _initializing(module: types.ModuleType | None) -> bool:
 
 
 FAMILY_PACKAGE = f"{_PACKAGE}.models.videorefer"
+# Every model family's package: the registration imports them all, so it waits while any of them is loading.
+FAMILY_PACKAGES = (FAMILY_PACKAGE, f"{_PACKAGE}.models.videorefer_vl3")
 
 
-def _family_is_importing() -> bool:
-    """Whether the VideoRefer model package is being imported right now (its modules import transformers, which
-    would run the registration before the classes to register exist)."""
-    return _initializing(sys.modules.get(FAMILY_PACKAGE))
+def _family_is_importing(finished: str | None = None) -> bool:
+    """Whether a model family package (other than `finished`) is being imported right now (its modules import
+    transformers, which would run the registration before the classes to register exist)."""
+    return any(_initializing(sys.modules.get(name)) for name in FAMILY_PACKAGES if name != finished)
 
 
 def _ready(finished: str) -> bool:
     """Whether transformers' Auto module is loaded and neither a transformers module nor the VideoRefer model
     package is half-imported (`finished` has just run to its end): only then can the registration import what it
     needs without an import cycle."""
-    if AUTO_PACKAGE not in sys.modules or (finished != FAMILY_PACKAGE and _family_is_importing()):
+    if AUTO_PACKAGE not in sys.modules or _family_is_importing(finished):
         return False
     return not any(
         _initializing(module)
@@ -127,7 +149,7 @@ class _TransformersImportHook(importlib.abc.MetaPathFinder):
     VideoRefer model package (when transformers was ready while that package was still loading)."""
 
     def find_spec(self, fullname: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
-        if _registered or not (fullname.startswith("transformers.") or fullname == FAMILY_PACKAGE):
+        if _registered or not (fullname.startswith("transformers.") or fullname in FAMILY_PACKAGES):
             return None
         for finder in list(sys.meta_path):
             if finder is self or not hasattr(finder, "find_spec"):

@@ -83,3 +83,16 @@ def register_remote_code() -> None:
     VideoReferModel.register_for_auto_class("AutoModel")
     VideoReferForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
     VideoReferProcessor.remote_code_writer = staticmethod(write_remote_code)
+    _register_vl3_remote_code()
+
+
+def _register_vl3_remote_code() -> None:
+    """The same for VideoRefer-VideoLLaMA3 (its processor only when the family package exports one)."""
+    from ..models import videorefer_vl3
+
+    videorefer_vl3.VideoReferVL3Config.register_for_auto_class("AutoConfig")
+    videorefer_vl3.VideoReferVL3Model.register_for_auto_class("AutoModel")
+    videorefer_vl3.VideoReferVL3ForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
+    processor_class = getattr(videorefer_vl3, "VideoReferVL3Processor", None)
+    if processor_class is not None:
+        processor_class.remote_code_writer = staticmethod(write_remote_code)

@@ -236,6 +236,15 @@ class VideoFileClip(Clip):
             raise ValueError(f"Cannot decode frames {indices} of the video {self._path!r}: {error}") from error
         return [np.ascontiguousarray(frame) for frame in batch]
 
+    def frame_times(self) -> np.ndarray:
+        """`(num_frames, 2)` float: each frame's start and end time in seconds, from the container's timestamps."""
+        import decord
+
+        try:
+            return np.asarray(self._reader.get_frame_timestamp(list(range(self.num_frames))), dtype=np.float64)
+        except (decord.DECORDError, RuntimeError) as error:
+            raise ValueError(f"Cannot read the frame timestamps of the video {self._path!r}: {error}") from error
+
 
 def open_clip(media: Any) -> Clip:
     """Open a clip: a video file, a folder of frames, a gif, a list of frames, or a (T, H, W, 3) array/tensor."""
