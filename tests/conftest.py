@@ -1,6 +1,5 @@
 """Shared fixtures: where the golden checkpoint lives, and its processor."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -11,35 +10,19 @@ REPO_ROOT = TESTS_DIR.parent
 if str(TESTS_DIR) not in sys.path:  # make `import helpers` work whatever the import mode
     sys.path.insert(0, str(TESTS_DIR))
 
-GOLDEN_ENV_VAR = "VIDEOREFER_GOLDEN"
+from golden_paths import find_golden_fixture, golden_fixture_or_skip  # noqa: E402
+
 GOLDEN_SUBDIR = "videorefer_tiny"
 
 
-def _golden_candidates() -> list[Path]:
-    candidates = []
-    if os.environ.get(GOLDEN_ENV_VAR):
-        candidates.append(Path(os.environ[GOLDEN_ENV_VAR]))
-    candidates.append(REPO_ROOT.parent / "shared/golden")  # ../shared/golden beside the checkout
-    return candidates
-
-
 def find_golden_dir() -> Path | None:
-    for golden in _golden_candidates():
-        if (golden / GOLDEN_SUBDIR / "checkpoint" / "config.json").is_file():
-            return (golden / GOLDEN_SUBDIR).resolve()
-    return None
+    return find_golden_fixture(GOLDEN_SUBDIR)
 
 
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     """The `videorefer_tiny` folder of the golden fixture (read-only: never write into it)."""
-    found = find_golden_dir()
-    if found is None:
-        looked = ", ".join(str(p / GOLDEN_SUBDIR) for p in _golden_candidates())
-        pytest.skip(
-            f"golden VideoRefer fixture not found (looked in: {looked}); set {GOLDEN_ENV_VAR} to the `golden` folder"
-        )
-    return found
+    return golden_fixture_or_skip(GOLDEN_SUBDIR, "VideoRefer")
 
 
 @pytest.fixture(scope="session")

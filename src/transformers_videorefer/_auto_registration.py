@@ -23,18 +23,18 @@ _registered = False
 
 
 def register_with_auto_classes() -> None:
-    """Register both VideoRefer model types, the `sdpa_grouped` attention and the remote-code export (idempotent).
+    """Register the model families (VideoRefer, VideoRefer-VideoLLaMA3), the `sdpa_grouped` attention and the
+    remote-code export (idempotent).
 
-    `videorefer_qwen2` (the original releases) always loads as a native `VideoReferConfig`; its model entries go
-    into the Auto mappings directly, since `register` insists that a model's `config_class` be the key.
+    The original releases' model types (`videorefer_qwen2`, `videollama3_qwen2`) always load as the native config;
+    their model entries go into the Auto mappings directly, since `register` insists that a model's `config_class`
+    be the key.
     """
     global _registered
     with _lock:
         if _registered:
             return
         _registered = True
-        from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
-
         from .generation import attention  # noqa: F401  (registers the sdpa_grouped attention)
         from .hub.remote_code import register_remote_code
         from .models.videorefer import (
@@ -52,33 +52,37 @@ def register_with_auto_classes() -> None:
             VideoReferVL3Processor,
         )
 
-        AutoConfig.register(VideoReferConfig.model_type, VideoReferConfig, exist_ok=True)
-        AutoConfig.register(VideoReferLegacyConfig.model_type, VideoReferLegacyConfig, exist_ok=True)
-        for auto_class, model_class in (
-            (AutoModel, VideoReferModel),
-            (AutoModelForImageTextToText, VideoReferForConditionalGeneration),
-            (AutoModelForCausalLM, VideoReferForConditionalGeneration),
-        ):
-            auto_class.register(VideoReferConfig, model_class, exist_ok=True)
-            auto_class._model_mapping.register(VideoReferLegacyConfig, model_class, exist_ok=True)
-        # VideoRefer-VideoLLaMA3: `videollama3_qwen2` (the releases) converts on load; plain VideoLLaMA3 checkpoints
-        # of that type keep their own remote code (see VideoReferVL3LegacyConfig).
-        AutoConfig.register(VideoReferVL3Config.model_type, VideoReferVL3Config, exist_ok=True)
-        AutoConfig.register(VideoReferVL3LegacyConfig.model_type, VideoReferVL3LegacyConfig, exist_ok=True)
-        for auto_class, model_class in (
-            (AutoModel, VideoReferVL3Model),
-            (AutoModelForImageTextToText, VideoReferVL3ForConditionalGeneration),
-            (AutoModelForCausalLM, VideoReferVL3ForConditionalGeneration),
-        ):
-            auto_class.register(VideoReferVL3Config, model_class, exist_ok=True)
-            auto_class._model_mapping.register(VideoReferVL3LegacyConfig, model_class, exist_ok=True)
-        AutoProcessor.register(VideoReferVL3Config, VideoReferVL3Processor, exist_ok=True)
-        AutoProcessor.register(VideoReferVL3LegacyConfig, VideoReferVL3Processor, exist_ok=True)
-        AutoProcessor.register(VideoReferConfig, VideoReferProcessor, exist_ok=True)
-        AutoProcessor.register(VideoReferLegacyConfig, VideoReferProcessor, exist_ok=True)
+        # Per family: the native config, the original releases' config (converted on load; VideoRefer-VideoLLaMA3's
+        # `videollama3_qwen2` leaves plain VideoLLaMA3 checkpoints to their own remote code, see
+        # VideoReferVL3LegacyConfig), the base model, the model with its head, the processor.
+        families = (
+            (VideoReferConfig, VideoReferLegacyConfig, VideoReferModel, VideoReferForConditionalGeneration, VideoReferProcessor),
+            (VideoReferVL3Config, VideoReferVL3LegacyConfig, VideoReferVL3Model, VideoReferVL3ForConditionalGeneration, VideoReferVL3Processor),
+        )
+        for config_class, legacy_config_class, base_model, head_model, processor in families:
+            _register_family(config_class, legacy_config_class, base_model, head_model, processor)
         _register_video_processor(VideoReferConfig, VideoReferLegacyConfig)
         # save_pretrained / push_to_hub write auto_map and the code: saved checkpoints load without this package
         register_remote_code()
+
+
+def _register_family(
+    config_class: type, legacy_config_class: type, base_model: type, head_model: type, processor: type
+) -> None:
+    """Register one model family's config types, models and processor with transformers' Auto classes."""
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
+
+    AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    AutoConfig.register(legacy_config_class.model_type, legacy_config_class, exist_ok=True)
+    for auto_class, model_class in (
+        (AutoModel, base_model),
+        (AutoModelForImageTextToText, head_model),
+        (AutoModelForCausalLM, head_model),
+    ):
+        auto_class.register(config_class, model_class, exist_ok=True)
+        auto_class._model_mapping.register(legacy_config_class, model_class, exist_ok=True)
+    AutoProcessor.register(config_class, processor, exist_ok=True)
+    AutoProcessor.register(legacy_config_class, processor, exist_ok=True)
 
 
 def _register_video_processor(*config_classes: type) -> None:

@@ -10,10 +10,10 @@ are left to it.
 import unittest
 
 import pytest
+from golden_paths import GOLDEN_ENV_VAR, find_golden_fixture
 
-from conftest import GOLDEN_ENV_VAR, GOLDEN_SUBDIR, find_golden_dir
-
-GOLDEN_DIR = find_golden_dir()
+GOLDEN_SUBDIR = "videorefer_tiny"
+GOLDEN_DIR = find_golden_fixture(GOLDEN_SUBDIR)
 if GOLDEN_DIR is None:
     pytest.skip(
         f"golden VideoRefer fixture not found ({GOLDEN_SUBDIR}/checkpoint); set {GOLDEN_ENV_VAR} to the `golden` "
@@ -22,9 +22,9 @@ if GOLDEN_DIR is None:
     )
 
 from transformers import AutoProcessor  # noqa: E402
+from transformers_common.test_processing_common import ProcessorTesterMixin  # noqa: E402
 
 import transformers_videorefer  # noqa: E402,F401  (registers the auto classes)
-from transformers_common.test_processing_common import ProcessorTesterMixin  # noqa: E402
 from transformers_videorefer import VideoReferProcessor  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)

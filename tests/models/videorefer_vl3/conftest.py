@@ -7,22 +7,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from golden_vl3 import (
-    GOLDEN_ENV_VAR,
-    VL3_SUBDIR,
-    find_vl3_golden_dir,
-    golden_root_candidates,
-)
+from golden_paths import golden_fixture_or_skip  # noqa: E402
+from golden_vl3 import VL3_SUBDIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def vl3_golden_dir() -> Path:
     """The `videorefer_vl3_tiny` folder of the golden fixture (read-only: never write into it)."""
-    found = find_vl3_golden_dir()
-    if found is None:
-        looked = ", ".join(str(root / VL3_SUBDIR) for root in golden_root_candidates())
-        pytest.skip(
-            f"golden VideoRefer-VideoLLaMA3 fixture not found (looked in: {looked}); set {GOLDEN_ENV_VAR} to the "
-            "`golden` folder"
-        )
-    return found
+    return golden_fixture_or_skip(VL3_SUBDIR, "VideoRefer-VideoLLaMA3")

@@ -1,12 +1,11 @@
 """Reading the `videorefer_vl3_tiny` golden fixture (made by the original VideoRefer-VideoLLaMA3 code)."""
 
 import json
-import os
 from pathlib import Path
 
 import torch
+from golden_paths import find_golden_fixture
 
-GOLDEN_ENV_VAR = "VIDEOREFER_GOLDEN"
 VL3_SUBDIR = "videorefer_vl3_tiny"
 VL3_CASES = (
     "video_dir_single_frame_mask",
@@ -16,21 +15,9 @@ VL3_CASES = (
 )
 
 
-def golden_root_candidates() -> list[Path]:
-    """Where the golden folder may be: $VIDEOREFER_GOLDEN, then ../shared/golden beside the checkout."""
-    candidates = []
-    if os.environ.get(GOLDEN_ENV_VAR):
-        candidates.append(Path(os.environ[GOLDEN_ENV_VAR]))
-    candidates.append(Path(__file__).resolve().parents[3].parent / "shared" / "golden")
-    return candidates
-
-
 def find_vl3_golden_dir() -> Path | None:
-    """The `videorefer_vl3_tiny` folder, or None when no candidate holds it."""
-    for root in golden_root_candidates():
-        if (root / VL3_SUBDIR / "checkpoint" / "config.json").is_file():
-            return (root / VL3_SUBDIR).resolve()
-    return None
+    """The `videorefer_vl3_tiny` folder, or None when no golden root holds it."""
+    return find_golden_fixture(VL3_SUBDIR)
 
 
 def _vl3_dir(golden_root: Path) -> Path:
