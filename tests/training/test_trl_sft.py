@@ -170,15 +170,30 @@ def test_example_recipes_parse_with_trl_and_keep_the_settings_that_matter(name):
     assert training.trust_remote_code and training.assistant_only_loss and training.max_length is None
     assert not training.packing and not training.padding_free and training.bf16
     assert data.datasets and data.datasets[0].path == "json"
-    assert model.use_peft == (name in ("stage2", "stage3_lora"))
+    assert model.use_peft == (name == "stage3_lora")
     expected_lr = {"stage2": 1e-3, "stage2.5": 1e-5, "stage3": 1e-5, "stage3_lora": 2e-4}[name]
     assert training.learning_rate == expected_lr
 
 
-@pytest.mark.parametrize(
-    "name, trained",
-    [("stage2", {"region_encoder"}), ("stage3_lora", {"language_model", "multi_modal_projector", "region_encoder"})],
-)
+@pytest.mark.parametrize("name", ["stage2", "stage2.5", "stage3"])
+def test_full_recipes_freeze_what_the_package_stages_freeze(converted, name):
+    """`model_init_kwargs: {frozen_modules: ...}` of a `trl sft` recipe, through `from_pretrained` as `trl sft`
+    passes it, leaves trainable exactly the parameters the package's stage trains."""
+    from transformers import AutoModelForImageTextToText
+    from trl.scripts.sft import make_parser
+
+    from transformers_videorefer.training.stages import apply_stage, get_stage
+
+    training = make_parser().parse_args_and_config(args=["--config", str(EXAMPLES / f"{name}.yaml"), "--use_cpu", "true"])[1]
+    model = AutoModelForImageTextToText.from_pretrained(converted, **training.model_init_kwargs)
+    trained_by_recipe = {n for n, p in model.named_parameters() if p.requires_grad}
+    reference = AutoModelForImageTextToText.from_pretrained(converted)
+    trained_by_stage = set(apply_stage(reference, get_stage(name.removeprefix("stage"))))
+    assert trained_by_recipe == trained_by_stage
+    assert trained_by_recipe and not any("vision_tower" in n for n in trained_by_recipe)
+
+
+@pytest.mark.parametrize("name, trained", [("stage3_lora", {"language_model", "multi_modal_projector", "region_encoder"})])
 def test_lora_recipes_train_only_their_parts(converted, name, trained):
     from peft import get_peft_model
     from transformers import AutoModelForImageTextToText

@@ -330,3 +330,12 @@ def test_videorefer_fields_are_checked_once_per_construction(monkeypatch):
     VideoReferConfig()
     assert len(calls) == 1
     assert not any("videorefer" in validator.__name__ for validator in VideoReferConfig.__class_validators__)
+
+
+def test_frozen_modules_names_the_parts_or_raises():
+    assert VideoReferConfig(frozen_modules=["vision_tower", "lm_head"]).frozen_modules == ["vision_tower", "lm_head"]
+    assert VideoReferConfig().frozen_modules is None
+    with pytest.raises(ValueError, match="unknown parts \\['vision'\\]"):
+        VideoReferConfig(frozen_modules=["vision"])
+    with pytest.raises(Exception, match="frozen_modules"):  # refused by the typed field (a list), or by the check
+        VideoReferConfig(frozen_modules="vision_tower")

@@ -16,6 +16,7 @@ from helpers import (
     load_case,
     random_sample,
     single_inputs,
+    tiny_config,
     tiny_model,
 )
 from transformers_videorefer import VideoReferForConditionalGeneration, VideoReferModel
@@ -654,3 +655,21 @@ def test_missing_vision_and_region_weights_are_initialised(tmp_path):
     assert torch.equal(first["model.region_encoder.feat_linear.0.bias"], torch.zeros_like(region[:, 0]))
     # weights that were present are loaded unchanged
     torch.testing.assert_close(first["model.vision_tower.encoder.layers.1.mlp.fc1.weight"], model.state_dict()["model.vision_tower.encoder.layers.1.mlp.fc1.weight"])
+
+
+def test_frozen_modules_are_frozen_after_loading_and_on_a_new_model(tmp_path):
+    """Loading resets `requires_grad`; `config.frozen_modules` (a `from_pretrained` kwarg, as `trl sft`'s
+    `model_init_kwargs` pass it) freezes its parts once the weights are in, and on a model built from a config."""
+    from transformers import AutoModelForImageTextToText
+
+    tiny_model().save_pretrained(tmp_path)
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path, frozen_modules=["vision_tower", "lm_head"])
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {n for n, _ in model.named_parameters() if n.startswith(("model.vision_tower.", "lm_head."))}
+    assert all(p.requires_grad for p in AutoModelForImageTextToText.from_pretrained(tmp_path).parameters())
+    new = VideoReferForConditionalGeneration(tiny_config(frozen_modules=["region_encoder"]))
+    assert {n for n, p in new.named_parameters() if not p.requires_grad} == {
+        n for n, _ in new.named_parameters() if n.startswith("model.region_encoder.")
+    }
+    with pytest.raises(ValueError, match="frozen_modules must be a list of some of"):
+        AutoModelForImageTextToText.from_pretrained(tmp_path, frozen_modules=["vision"])

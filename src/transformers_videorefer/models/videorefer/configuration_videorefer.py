@@ -14,6 +14,10 @@ from .token_layout_videorefer import PROJECTOR_TYPES
 _HUB_KWARGS = ("cache_dir", "token", "revision", "local_files_only")
 
 
+# The parts of the model that `frozen_modules` may name.
+FREEZABLE_MODULES = ("vision_tower", "multi_modal_projector", "region_encoder", "language_model", "lm_head")
+
+
 @strict
 class VideoReferConfig(PreTrainedConfig):
     r"""
@@ -51,6 +55,11 @@ class VideoReferConfig(PreTrainedConfig):
             vocabulary: they are never embedded, only replaced.
         region_token_id (`int`, *optional*):
             Id of `<region>`, whose copies in `input_ids` are replaced by region features.
+        frozen_modules (`list[str]`, *optional*):
+            Parts of the model whose parameters do not train (`requires_grad=False`), set each time the weights are
+            loaded or tied: any of `vision_tower`, `multi_modal_projector`, `region_encoder`, `language_model`,
+            `lm_head`. For trainers that cannot freeze parts themselves, e.g. `trl sft` with
+            `model_init_kwargs: {frozen_modules: [vision_tower]}`. None (default) freezes nothing.
 
     Example:
 
@@ -111,6 +120,7 @@ class VideoReferConfig(PreTrainedConfig):
     image_token_id: int | None = None
     video_token_id: int | None = None
     region_token_id: int | None = None
+    frozen_modules: list[str] | None = None
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
@@ -148,6 +158,13 @@ class VideoReferConfig(PreTrainedConfig):
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.projector_depth < 0:
             raise ValueError(f"projector_depth must be >= 0, got {self.projector_depth}.")
+        if self.frozen_modules is not None:
+            if isinstance(self.frozen_modules, str) or not all(isinstance(name, str) for name in self.frozen_modules):
+                raise ValueError(f"frozen_modules must be a list of part names, got {self.frozen_modules!r}.")
+            unknown = sorted(set(self.frozen_modules) - set(FREEZABLE_MODULES))
+            if unknown:
+                raise ValueError(f"frozen_modules names unknown parts {unknown}; expected some of {list(FREEZABLE_MODULES)}.")
+            self.frozen_modules = list(self.frozen_modules)
         layers = self.vision_config.num_hidden_layers
         if not -(layers + 1) <= self.vision_feature_layer <= layers:
             raise ValueError(

@@ -25,7 +25,7 @@ from transformers.utils import TransformersKwargs, torch_compilable_check
 from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import can_return_tuple
 
-from .configuration_videorefer import VideoReferConfig
+from .configuration_videorefer import FREEZABLE_MODULES, VideoReferConfig
 from .conversion_videorefer import register_legacy_weight_names
 from .modeling_videorefer_connector import build_connector
 from .modeling_videorefer_expansion import VideoReferExpansionMixin
@@ -103,6 +103,28 @@ class VideoReferPreTrainedModel(PreTrainedModel):
             if module is not self and isinstance(module, PreTrainedModel) and not module.is_custom_code():
                 module.initialize_weights()
         super().initialize_weights()
+
+    def tie_weights(self, *args, **kwargs) -> None:
+        """`PreTrainedModel.tie_weights`, then the freezing that `config.frozen_modules` asks for.
+
+        `from_pretrained` ties the weights once they are loaded (loading resets `requires_grad`), and `post_init`
+        ties them for a new model: the parts named there are frozen in both, before any trainer sees the model.
+        """
+        super().tie_weights(*args, **kwargs)
+        self.freeze_modules(self.config.frozen_modules or ())
+
+    def freeze_modules(self, names: Sequence[str]) -> None:
+        """Set `requires_grad=False` on the parameters of the parts `names` (see `config.frozen_modules`); parts
+        this class does not hold (`lm_head` of the base model) are left to the class that holds them."""
+        if isinstance(names, str) or not set(names) <= set(FREEZABLE_MODULES):
+            raise ValueError(
+                f"frozen_modules must be a list of some of {list(FREEZABLE_MODULES)}, got {names!r}."
+            )
+        base = getattr(self, self.base_model_prefix, self)
+        for name in names:
+            part = getattr(base, name, None) if name != "lm_head" else getattr(self, "lm_head", None)
+            if isinstance(part, nn.Module):
+                part.requires_grad_(False)
 
     def save_pretrained(self, save_directory, *args, save_original_format: bool = False, **kwargs):
         """Save in the native layout (native weight names and config); see `PreTrainedModel.save_pretrained`."""
