@@ -1,5 +1,6 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""Converting released VideoRefer checkpoints into self-contained native Hub repositories.
+"""Converting released VideoRefer checkpoints (VideoRefer-7B and VideoRefer-VideoLLaMA3, the family read from the
+source's config) into self-contained native Hub repositories.
 
 The output holds safetensors shards with their index, the native config with `auto_map`, the generation config,
 the processor (SigLIP preprocessing, chat template, tokenizer), a model card, and this package's configuration /
@@ -25,6 +26,7 @@ from ..models.videorefer.published_results_videorefer import (
     PUBLISHED_VIDEOREFER_7B_BENCH_D,
     PUBLISHED_VIDEOREFER_7B_BENCH_Q,
 )
+from .model_card_vl3 import vl3_model_card
 from .parts import build_from_parts
 from .remote_code import register_remote_code
 from .state_dict_files import load_prefixed_state_dict
@@ -33,6 +35,14 @@ REGION_ENCODER_FILE = "region_encoder.bin"
 REGION_ENCODER_PREFIX = "model.region_encoder."
 DEFAULT_LANGUAGE_MODEL = "Qwen/Qwen2-7B-Instruct"
 DEFAULT_CONNECTOR = "DAMO-NLP-SG/VideoLLaMA2.1-7B-16F-Base"
+VIDEOREFER = "videorefer"
+VIDEOREFER_VL3 = "videorefer_vl3"
+FAMILY_OF_MODEL_TYPE = {
+    "videorefer_qwen2": VIDEOREFER,
+    "videorefer": VIDEOREFER,
+    "videollama3_qwen2": VIDEOREFER_VL3,
+    "videorefer_vl3": VIDEOREFER_VL3,
+}
 REMOTE_CODE_DEPENDENCIES = ("torch", "transformers>=5.24", "numpy", "pillow", "pycocotools (masks as COCO RLE / polygons)", "decord (video files)")
 
 
@@ -51,15 +61,48 @@ def _has_weights(source: str) -> bool:
     return False
 
 
+def detect_family(source: str) -> str:
+    """The model family of a checkpoint from its config: "videorefer" (VideoRefer-7B, `videorefer_qwen2` or
+    `videorefer`) or "videorefer_vl3" (VideoRefer-VideoLLaMA3, `videollama3_qwen2` with a region token or
+    `videorefer_vl3`).
+
+    Raises:
+        ValueError: another model type, or a plain VideoLLaMA3 checkpoint (no `region_token_index`).
+    """
+    raw_config, _ = PreTrainedConfig.get_config_dict(source)
+    model_type = raw_config.get("model_type")
+    family = FAMILY_OF_MODEL_TYPE.get(model_type)
+    if family is None:
+        raise ValueError(
+            f"{source}: model_type {model_type!r} is not a VideoRefer checkpoint; expected one of "
+            f"{sorted(FAMILY_OF_MODEL_TYPE)}."
+        )
+    if model_type == "videollama3_qwen2" and raw_config.get("region_token_index") is None:
+        raise ValueError(
+            f"{source}: a plain VideoLLaMA3 checkpoint (model_type videollama3_qwen2 without region_token_index) has no "
+            "region encoder; only VideoRefer-VideoLLaMA3 checkpoints are converted."
+        )
+    return family
+
+
 def load_release(
     source: str, dtype: torch.dtype = torch.bfloat16, language_model: str | None = None, connector: str | None = None
 ) -> tuple[VideoReferForConditionalGeneration, VideoReferProcessor]:
-    """Load a released checkpoint (folder or Hub repository), legacy or native.
+    """Load a released checkpoint (folder or Hub repository), legacy or native, of either family.
 
-    A repository with only a config and `region_encoder.bin` (the stage-2 release) is assembled from its parts:
-    `language_model` (default Qwen2-7B-Instruct), the SigLIP tower its config names, the stage-1 `connector`
-    (default VideoLLaMA2.1-7B-16F-Base's `mm_projector.bin`) and the region encoder of the file.
+    A VideoRefer-7B repository with only a config and `region_encoder.bin` (the stage-2 release) is assembled from
+    its parts: `language_model` (default Qwen2-7B-Instruct), the SigLIP tower its config names, the stage-1
+    `connector` (default VideoLLaMA2.1-7B-16F-Base's `mm_projector.bin`) and the region encoder of the file. A
+    VideoRefer-VideoLLaMA3 checkpoint must hold its weights (`language_model` / `connector` do not apply).
     """
+    if detect_family(source) == VIDEOREFER_VL3:
+        if language_model is not None or connector is not None:
+            raise ValueError(
+                "--language-model / --connector assemble a VideoRefer-7B stage-2 release from parts; "
+                f"{source} is a VideoRefer-VideoLLaMA3 checkpoint, which holds all its weights."
+            )
+        if not _has_weights(source):
+            raise FileNotFoundError(f"{source} is a VideoRefer-VideoLLaMA3 config without model weights: nothing to convert.")
     if _has_weights(source):
         model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype)
         return model, AutoProcessor.from_pretrained(source)
@@ -115,14 +158,16 @@ def _published_section(source: str) -> str:
     )
 
 
-def model_card(source: str, repo_id: str | None) -> str:
-    """The README.md of a converted repository.
+def model_card(source: str, repo_id: str | None, family: str = VIDEOREFER) -> str:
+    """The README.md of a converted repository of `family` ("videorefer" or "videorefer_vl3").
 
     `base_model` is given only when `source` is a Hub id (a local path means nothing on the Hub); the paper's
-    numbers only when `source` is the VideoRefer-7B release they belong to.
+    numbers only when `source` is the release they belong to.
     """
     name = repo_id or "PATH_OR_REPO"
     deps = ", ".join(REMOTE_CODE_DEPENDENCIES)
+    if family == VIDEOREFER_VL3:
+        return vl3_model_card(source, repo_id, is_hub_id(source), deps)
     base_model = f"base_model: {source}\n" if is_hub_id(source) else ""
     published = _published_section(source)
     return f"""---
@@ -174,8 +219,10 @@ def convert_checkpoint(
 ) -> list[str]:
     """Write the native, self-contained repository of `source` into `destination` (and push it to `push_to`).
 
-    Returns the relative paths of the files written.
+    The family (VideoRefer-7B or VideoRefer-VideoLLaMA3) is read from the source's config. Returns the relative
+    paths of the files written.
     """
+    family = detect_family(source)
     model, processor = load_release(source, resolve_dtype(dtype), language_model, connector)
     register_remote_code()
     destination = Path(destination)
@@ -185,7 +232,7 @@ def convert_checkpoint(
     disable_bpe_cleanup(processor)  # the released config asks for a clean-up that BPE tokenizers never do
     model.save_pretrained(destination, max_shard_size=max_shard_size)
     processor.save_pretrained(destination)
-    (destination / "README.md").write_text(model_card(source, push_to), encoding="utf-8")
+    (destination / "README.md").write_text(model_card(source, push_to, family), encoding="utf-8")
     files = sorted(str(p.relative_to(destination)) for p in destination.rglob("*") if p.is_file())
     respect_umask(destination / name for name in files)
     if push_to:

@@ -5,6 +5,9 @@ A sample is `{"video" | "image": path, "conversations": [{"from": "human" | "gpt
 "annotation": [{"<frame index>": {"segmentation": RLE | polygons}}, ...], "height"?, "width"?, "id"?}`; caption
 data is the same without `annotation`. Nested fields are kept as JSON strings so that Arrow does not merge the
 frame keys of different samples into one schema; media are only read when a batch is built.
+
+The original VideoRefer-VideoLLaMA3 training files are read too: `masks` in place of `annotation` (an image's
+objects as bare segmentations, a video's as `{frame: segmentation}`) and `video` as a one-path list.
 """
 
 import json
@@ -50,6 +53,32 @@ def sample_id(record: dict[str, Any], index: int) -> str:
     return str(record["id"]) if record.get("id") is not None else str(index)
 
 
+def _is_segmentation(value: Any) -> bool:
+    """Whether an annotation entry is a bare segmentation (COCO RLE or polygons) rather than `{frame: ...}`."""
+    return isinstance(value, list) or (isinstance(value, dict) and "counts" in value and "size" in value)
+
+
+def _annotation(record: dict[str, Any], where: str) -> Any:
+    """`annotation`, or the VL3 training files' `masks` (bare segmentations keyed as frame 0)."""
+    if record.get("annotation") is not None and record.get("masks") is not None:
+        raise ValueError(f"{where}: give the objects as 'annotation' or as 'masks', not both.")
+    if record.get("annotation") is not None:
+        return record["annotation"]
+    masks = record.get("masks")
+    if not isinstance(masks, list):
+        return masks
+    return [{"0": {"segmentation": entry}} if _is_segmentation(entry) else entry for entry in masks]
+
+
+def _single_path(value: Any, key: str, where: str) -> Any:
+    """A media path; a one-path list (the VL3 training files' form) is unwrapped."""
+    if isinstance(value, list):
+        if len(value) != 1 or not isinstance(value[0], str):
+            raise ValueError(f"{where}: '{key}' must be one path (or a list of one path), got {value!r}.")
+        return value[0]
+    return value
+
+
 def flatten_record(record: dict[str, Any], index: int) -> dict[str, Any]:
     """One sample as a flat row: nested fields as JSON strings, media paths as given."""
     where = f"sample {sample_id(record, index)}"
@@ -58,11 +87,11 @@ def flatten_record(record: dict[str, Any], index: int) -> dict[str, Any]:
         raise ValueError(f"{where}: 'conversations' must be a non-empty list of turns.")
     if record.get("video") is not None and record.get("image") is not None:
         raise ValueError(f"{where}: a sample has either a 'video' or an 'image', not both.")
-    annotation = record.get("annotation")
+    annotation = _annotation(record, where)
     return {
         "id": sample_id(record, index),
-        "video": record.get("video"),
-        "image": record.get("image"),
+        "video": _single_path(record.get("video"), "video", where),
+        "image": _single_path(record.get("image"), "image", where),
         "conversations": json.dumps(conversations),
         "annotation": None if annotation is None else json.dumps(annotation),
         "height": record.get("height"),

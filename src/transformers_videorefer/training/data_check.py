@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ..inputs.masks import decode_segmentation
 from ..inputs.media import load_image, open_clip
 from ..models.videorefer.processing_videorefer import IMAGE_TOKEN, REGION_TOKEN, VIDEO_TOKEN
-from .data import flatten_record, read_records, sample_id
+from .data import decode_row, flatten_record, read_records, sample_id
 from .examples import _objects, _turns, resolve_media
 
 DEFECT_KINDS = (
@@ -98,15 +98,19 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _field_defects(record: dict[str, Any]) -> list[str]:
+def _field_defects(record: dict[str, Any], vl3_files: bool = False) -> list[str]:
     """What is malformed in the sample's top-level fields, each said with what was expected (the conversation and
-    annotation are checked by their own parsers)."""
+    annotation are checked by their own parsers). `vl3_files`: also take a list of one path (the original VL3
+    training files' form)."""
     problems = []
     for key in ("video", "image"):
         value = record.get(key)
+        if vl3_files and isinstance(value, list) and len(value) == 1:
+            value = value[0]
         if value is not None and not (isinstance(value, str) and value.strip()):
             problems.append(
-                f"'{key}' must be a file or folder path (a non-empty string), got {type(value).__name__} {_shown(value)}"
+                f"'{key}' must be a file or folder path (a non-empty string, or a list of one), got "
+                f"{type(record.get(key)).__name__} {_shown(record.get(key))}"
             )
     for key in ("height", "width"):
         value = record.get(key)
@@ -120,11 +124,14 @@ def _field_defects(record: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _notes(record: dict[str, Any], sid: str, kind: str | None, turns: list, objects: list) -> list[Defect]:
+def _notes(
+    record: dict[str, Any], sid: str, kind: str | None, turns: list, objects: list, vl3: bool = False
+) -> list[Defect]:
     """What the original does with this sample that may surprise."""
     notes = []
     if kind is not None and not any(m in t["content"] for t in turns for m in (IMAGE_TOKEN, VIDEO_TOKEN)):
-        notes.append(Defect(sid, "no_media_marker", f"a {kind} but no <{kind}> marker: trained as text only"))
+        outcome = "the marker is added at the start of the first turn" if vl3 else "trained as text only"
+        notes.append(Defect(sid, "no_media_marker", f"a {kind} but no <{kind}> marker: {outcome}"))
     for number, obj in enumerate(objects):
         frames = list(obj)
         if frames != sorted(frames):
@@ -135,15 +142,19 @@ def _notes(record: dict[str, Any], sid: str, kind: str | None, turns: list, obje
 
 
 def _check_sample(
-    record: dict[str, Any], index: int, media_root: str | None, notes: list[Defect] | None = None
+    record: dict[str, Any],
+    index: int,
+    media_root: str | None,
+    notes: list[Defect] | None = None,
+    regions_per_frame: bool = False,
 ) -> list[Defect]:
     sid = sample_id(record, index)
     where = f"training sample {sid}"
-    found = [Defect(sid, "bad_sample", f"{where}: {problem}.") for problem in _field_defects(record)]
+    found = [Defect(sid, "bad_sample", f"{where}: {problem}.") for problem in _field_defects(record, regions_per_frame)]
     try:
         row = flatten_record(record, index)
         turns = _turns(record["conversations"], where)
-        objects = _objects(record.get("annotation"), where)
+        objects = _objects(decode_row(row)["annotation"], where)
     except (ValueError, TypeError, KeyError) as error:
         if found and isinstance(error, TypeError):
             return found  # the malformed field said above is what the parser tripped over
@@ -152,18 +163,24 @@ def _check_sample(
     if found:
         return found  # the media cannot be looked for with a malformed path or size
     num_regions = sum(t["content"].count(REGION_TOKEN) for t in turns)
-    if num_regions != len(objects):
+    if regions_per_frame:  # VideoRefer-VideoLLaMA3: one <region> per (object, frame) mask
+        num_masks = sum(len(obj) for obj in objects)
+        if num_regions != num_masks:
+            found.append(Defect(sid, "region_count_mismatch",
+                                f"{num_regions} {REGION_TOKEN} marker(s), {num_masks} (object, frame) mask(s)"))
+    elif num_regions != len(objects):
         found.append(
             Defect(sid, "region_count_mismatch", f"{num_regions} {REGION_TOKEN} marker(s), {len(objects)} object(s)")
         )
     kind = "video" if row["video"] is not None else "image" if row["image"] is not None else None
     if notes is not None:
-        notes.extend(_notes(record, sid, kind, turns, objects))
+        notes.extend(_notes(record, sid, kind, turns, objects, regions_per_frame))
     if kind is None:
         if objects:
             found.append(Defect(sid, "bad_sample", "an annotation without a video or an image"))
         return found
-    if objects and not any(m in t["content"] for t in turns for m in (IMAGE_TOKEN, VIDEO_TOKEN)):
+    # (VideoRefer-VideoLLaMA3 adds a missing marker at the start of the first turn, as its original does)
+    if objects and not regions_per_frame and not any(m in t["content"] for t in turns for m in (IMAGE_TOKEN, VIDEO_TOKEN)):
         found.append(Defect(sid, "bad_sample", f"{REGION_TOKEN} markers but no <{kind}> marker in the conversation"))
     if kind == "image":
         for number, obj in enumerate(objects):
@@ -226,6 +243,7 @@ def check_data_file(
     processor: Any = None,
     model_max_length: int = 2048,
     plain: bool = False,
+    regions_per_frame: bool | None = None,
 ) -> DataReport:
     """Check every sample of a VideoRefer-700K-style JSON/JSONL file: media present and readable, segmentations
     decodable at the media's size, frame indices inside the clip, `<region>` markers matching the annotation.
@@ -233,16 +251,25 @@ def check_data_file(
     Also notes (with counts, in `report.notes`) the samples the original trains in a surprising way: a media file but
     no media marker, unsorted frame keys, an image object keyed by frame N, and, given the model's `processor`
     (whose tokenizer and chat template count the ids), conversations longer than `model_max_length` ids before
-    expansion (`plain`: stage 1's format)."""
+    expansion (`plain`: stage 1's format).
+
+    `regions_per_frame`: check VideoRefer-VideoLLaMA3's rule (one `<region>` per (object, frame) mask) instead of
+    VideoRefer-7B's (one per object); None: VL3's rule when `processor` is a `VideoReferVL3Processor` (whose cut at
+    `max_length` comes after expansion, so no cut note is made for it)."""
+    from ..models.videorefer_vl3.processing_videorefer_vl3 import VideoReferVL3Processor
+
+    is_vl3 = isinstance(processor, VideoReferVL3Processor)
+    if regions_per_frame is None:
+        regions_per_frame = is_vl3
     records = read_records(path)
     report = DataReport(num_samples=len(records))
     collator = None
-    if processor is not None:
+    if processor is not None and not is_vl3:
         from .collator import VideoReferDataCollator
 
         collator = VideoReferDataCollator(processor, plain=plain, media_root=media_root, max_length=model_max_length)
     for index, record in enumerate(tqdm(records, desc="checking samples", disable=not progress)):
-        report.defects.extend(_check_sample(record, index, media_root, report.notes))
+        report.defects.extend(_check_sample(record, index, media_root, report.notes, regions_per_frame))
         if collator is not None:
             note = _cut_note(collator, record, index)
             if note is not None:

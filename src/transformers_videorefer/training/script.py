@@ -26,10 +26,12 @@ from .checkpoints import (
     exclusive_output_dir,
     resolve_resume_from_checkpoint,
 )
+from ..models.videorefer_vl3.processing_videorefer_vl3 import VideoReferVL3Processor
 from .collator import VideoReferDataCollator
+from .collator_vl3 import VideoReferVL3DataCollator
 from .data import load_videorefer_dataset
 from .lora import language_model_lora_config
-from .stages import Stage, get_stage
+from .stages import Stage, get_stage, model_part_names
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,12 @@ class VideoReferTrainArguments(ModelConfig):
     pretrained_connector: str | None = field(default=None, metadata={"help": "Stage-1 mm_projector.bin, for parts."})
     media_root: str | None = field(default=None, metadata={"help": "Folder relative media paths start from."})
     num_frames: int | None = field(default=None, metadata={"help": "Frames per video (default: the model's)."})
+    fps: float | None = field(
+        default=None, metadata={"help": "VideoRefer-VideoLLaMA3 only: frames sampled per second (default: the processor's)."}
+    )
+    max_frames: int | None = field(
+        default=None, metadata={"help": "VideoRefer-VideoLLaMA3 only: at most this many frames (default: the processor's)."}
+    )
     num_mask_frames: int | None = field(
         default=None,
         metadata={
@@ -95,7 +103,7 @@ class VideoReferTrainArguments(ModelConfig):
 
 def _quantization_config(args: VideoReferTrainArguments, dtype: torch.dtype) -> BitsAndBytesConfig | None:
     """bitsandbytes settings of the language model for QLoRA (the multimodal parts and the head stay unquantised)."""
-    skip = ["vision_tower", "multi_modal_projector", "region_encoder", "lm_head"]
+    skip = ["vision_tower", "multi_modal_projector", "region_encoder", "lm_head", "vision_model", "projector"]
     if args.load_in_4bit:
         return BitsAndBytesConfig(
             load_in_4bit=True,
@@ -128,11 +136,15 @@ def load_model(args: VideoReferTrainArguments) -> tuple[PreTrainedModel, Process
     return model, processor
 
 
-def peft_config_from_args(args: VideoReferTrainArguments, stage: Stage) -> LoraConfig | None:
-    """VideoRefer's LoRA config (see `language_model_lora_config`) with `ModelConfig`'s LoRA options applied."""
+def peft_config_from_args(
+    args: VideoReferTrainArguments, stage: Stage, model: PreTrainedModel | None = None
+) -> LoraConfig | None:
+    """VideoRefer's LoRA config (see `language_model_lora_config`) with `ModelConfig`'s LoRA options applied;
+    `model` (when given) names the multimodal modules (VL3's connector is `projector`)."""
     if not args.use_peft:
         return None
-    config = language_model_lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, stage)
+    part_names = model_part_names(model) if model is not None else None
+    config = language_model_lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, stage, part_names)
     if args.lora_target_modules is not None:
         config.target_modules = args.lora_target_modules
     if args.lora_target_parameters is not None:
@@ -163,24 +175,39 @@ def _train(args: VideoReferTrainArguments, training_args: SFTConfig, resume: str
         training_args.bf16 = False
     model, processor = load_model(args)
     dataset = load_videorefer_dataset(args.data_path)
-    collator = VideoReferDataCollator(
-        processor,
-        plain=stage.plain,
-        media_root=args.media_root,
-        num_mask_frames=args.num_mask_frames,
-        num_frames=args.num_frames,
-        max_length=training_args.max_length,
-        truncate_after_expansion=args.truncate_after_expansion,
-        skip_invalid=args.skip_invalid,
-        seed=training_args.seed,
-    )
-    peft_config = peft_config_from_args(args, stage)
+    collator = build_collator(processor, args, training_args, stage)
+    peft_config = peft_config_from_args(args, stage, model)
     trainer = build_trainer(model, processor, dataset, training_args, stage, collator, args.projector_lr, peft_config)
     trainer.train(resume_from_checkpoint=resume)
     save_final_model(trainer, training_args.output_dir)
     if trainer.is_world_process_zero():
         processor.save_pretrained(training_args.output_dir)
         trainer.state.save_to_json(f"{training_args.output_dir}/trainer_state.json")
+
+
+def build_collator(
+    processor: ProcessorMixin, args: VideoReferTrainArguments, training_args: SFTConfig, stage: Stage
+) -> VideoReferDataCollator:
+    """The collator of the processor's family: VideoRefer-VideoLLaMA3's (frames by `fps` / `max_frames`, the cut
+    at `max_length` after expansion) or VideoRefer-7B's (`num_frames`, `num_mask_frames`, cut before expansion
+    unless `truncate_after_expansion`)."""
+    shared = {
+        "plain": stage.plain,
+        "media_root": args.media_root,
+        "num_mask_frames": args.num_mask_frames,
+        "max_length": training_args.max_length,
+        "skip_invalid": args.skip_invalid,
+        "seed": training_args.seed,
+    }
+    if isinstance(processor, VideoReferVL3Processor):
+        if args.num_frames is not None:
+            raise ValueError("num_frames is VideoRefer-7B's frame sampling; VideoRefer-VideoLLaMA3 takes fps and max_frames.")
+        return VideoReferVL3DataCollator(processor, fps=args.fps, max_frames=args.max_frames, **shared)
+    if args.fps is not None or args.max_frames is not None:
+        raise ValueError("fps / max_frames are VideoRefer-VideoLLaMA3's frame sampling; VideoRefer-7B takes num_frames.")
+    return VideoReferDataCollator(
+        processor, num_frames=args.num_frames, truncate_after_expansion=args.truncate_after_expansion, **shared
+    )
 
 
 def save_final_model(trainer, output_dir: str) -> None:

@@ -1,6 +1,12 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""The four training stages: which parameters each trains, and their learning-rate groups."""
+"""The four training stages: which parameters each trains, and their learning-rate groups.
 
+Stages name the parts by their VideoRefer-7B names (`multi_modal_projector`, `region_encoder`, `vision_tower`);
+`model_part_names` maps them to the attribute names of the model at hand (VideoRefer-VideoLLaMA3: `projector`,
+`region_encoder`, `vision_model`).
+"""
+
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from torch import nn
@@ -8,6 +14,8 @@ from torch import nn
 CONNECTOR = "multi_modal_projector"
 REGION_ENCODER = "region_encoder"
 VISION_TOWER = "vision_tower"
+PART_NAMES = {CONNECTOR: CONNECTOR, REGION_ENCODER: REGION_ENCODER, VISION_TOWER: VISION_TOWER}
+VL3_PART_NAMES = {CONNECTOR: "projector", REGION_ENCODER: REGION_ENCODER, VISION_TOWER: "vision_model"}
 
 
 @dataclass(frozen=True)
@@ -45,27 +53,47 @@ def get_stage(name: str | float | int) -> Stage:
     return STAGES[key]
 
 
-def _base_model(model: nn.Module) -> nn.Module:
+def model_part_names(model: nn.Module) -> Mapping[str, str]:
+    """The stage part names (`multi_modal_projector`, `region_encoder`, `vision_tower`) -> the attribute names of
+    `model`'s base model: the same for VideoRefer-7B; `projector`, `region_encoder`, `vision_model` for VL3.
+
+    Raises:
+        TypeError: `model` is neither family.
+    """
     base = getattr(model, "model", model)
-    if not all(hasattr(base, part) for part in (CONNECTOR, REGION_ENCODER, VISION_TOWER)):
-        raise TypeError(f"Expected a VideoRefer model, got {type(model).__name__}.")
-    return base
+    for names in (PART_NAMES, VL3_PART_NAMES):
+        if all(hasattr(base, part) for part in names.values()):
+            return names
+    raise TypeError(
+        f"Expected a VideoRefer or VideoRefer-VideoLLaMA3 model (with {sorted(PART_NAMES)} or "
+        f"{sorted(VL3_PART_NAMES.values())}), got {type(model).__name__}."
+    )
+
+
+def _base_model(model: nn.Module) -> nn.Module:
+    model_part_names(model)  # raises for another model
+    return getattr(model, "model", model)
 
 
 def apply_stage(model: nn.Module, stage: Stage) -> list[str]:
     """Set `requires_grad` as `stage` trains; returns the names of the trainable parameters."""
     base = _base_model(model)
+    names = model_part_names(model)
     if stage.trainable is not None:
         model.requires_grad_(False)
         for part in stage.trainable:
-            getattr(base, part).requires_grad_(True)
+            getattr(base, names[part]).requires_grad_(True)
     else:
         model.requires_grad_(True)
         for part in stage.frozen:
-            getattr(base, part).requires_grad_(False)
+            getattr(base, names[part]).requires_grad_(False)
     return [name for name, parameter in model.named_parameters() if parameter.requires_grad]
 
 
+MULTIMODAL_MODULES = (CONNECTOR, REGION_ENCODER, VL3_PART_NAMES[CONNECTOR])
+
+
 def is_multimodal_parameter(name: str) -> bool:
-    """Whether a parameter belongs to the connector or the region encoder (which may get their own lr)."""
-    return f".{CONNECTOR}." in f".{name}" or f".{REGION_ENCODER}." in f".{name}"
+    """Whether a parameter belongs to the connector (VL3: `projector`) or the region encoder (which may get their
+    own lr)."""
+    return any(f".{module}." in f".{name}" for module in MULTIMODAL_MODULES)

@@ -11,6 +11,8 @@ from trl import SFTConfig, SFTTrainer
 
 from ..models.videorefer.processing_videorefer import IGNORE_INDEX, VideoReferProcessor
 from .collator import VideoReferDataCollator
+from .collator_vl3 import collator_for
+from .label_compression import compress_labels_like_model
 from .stages import Stage, apply_stage, is_multimodal_parameter
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ class VideoReferSFTTrainer(SFTTrainer):
         or the answers cut away): its loss is a zero that still flows through the model, so that every process
         runs the same backward and no 0/0 turns the weights into NaN."""
         labels = inputs.get("labels")
+        if labels is not None:
+            # VL3 drops <image> positions inside its base model; TRL's fused LM head scores the base model's hidden
+            # states against `labels`, so they are compressed here the same way.
+            inputs = {**inputs, "labels": compress_labels_like_model(model, inputs)}
         if labels is not None and not bool((labels != IGNORE_INDEX).any()):
             outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
             loss = outputs.logits.float().sum() * 0.0
@@ -117,7 +123,7 @@ def build_trainer(
         raise ValueError("Packing and padding-free batches are not supported for VideoRefer's visual inputs.")
     apply_stage(model, stage)
     if collator is None:
-        collator = VideoReferDataCollator(processor, plain=stage.plain)
+        collator = collator_for(processor, plain=stage.plain)
     return VideoReferSFTTrainer(
         model=model,
         args=args,
