@@ -113,8 +113,9 @@ def make_benchmark(root: Path, questions: int, clips: int, frames: int, height: 
 
 def run_command(
     args: argparse.Namespace, model: str, questions: Path, root: Path, output: Path, num_workers: int | None
-) -> tuple[float, float]:
-    """Run `videorefer eval bench-q`; returns (overall questions/s, steady-state questions/s)."""
+) -> tuple[float, float, str]:
+    """Run `videorefer eval bench-q`; returns (overall questions/s, steady-state questions/s, what the command said
+    about compiling its decoding step: "-" where it does not use the fast generator, i.e. off CUDA)."""
     command = [
         sys.executable, "-m", "transformers_videorefer", "eval", "bench-q", "--model", model, "--questions", str(questions),
         "--video-root", str(root), "--output", str(output), "--batch-size", str(args.batch_size),
@@ -123,6 +124,8 @@ def run_command(
     ]
     if num_workers is not None:
         command += ["--num-workers", str(num_workers)]
+    if args.compile_decoding is not None:
+        command += ["--compile-decoding", args.compile_decoding]
     stamps: list[tuple[float, int]] = []
     done = threading.Event()
 
@@ -149,7 +152,8 @@ def run_command(
         raise SystemExit(f"videorefer eval bench-q failed ({result.returncode}): {result.stderr[-2000:]}")
     total = output.read_bytes().count(b"\n")
     steady = (stamps[-1][1] - stamps[0][1]) / (stamps[-1][0] - stamps[0][0]) if len(stamps) > 1 else float("nan")
-    return total / elapsed, steady
+    said = [line.split("fast generation ", 1)[1] for line in result.stderr.splitlines() if "fast generation " in line]
+    return total / elapsed, steady, said[0] if said else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-workers", type=int, nargs="*", default=[None],
                         help="the command's --num-workers; several values run it once each (default: its own default)")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the in-process timings")
+    parser.add_argument("--compile-decoding", default=None, choices=("auto", "always", "never"),
+                        help="the command's --compile-decoding (default: its own, auto)")
     args = parser.parse_args(argv)
     height, width, clip_frames, ask_frames = 480, 854, 48, 16
     if args.tiny:
@@ -239,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             ttft[kind] = statistics.median(times) * 1000
 
     rows = []
-    for workers, (overall, steady) in command_rates.items():
+    for workers, (overall, steady, compiled) in command_rates.items():
         label = "default workers" if workers is None else f"--num-workers {workers}"
         rows += [
+            (f"Bench-Q end to end, {label}, decoding step", compiled),
             (f"Bench-Q end to end, {label}, overall (questions/s)", f"{overall:.2f}"),
             (f"Bench-Q end to end, {label}, steady state (questions/s)", f"{steady:.2f}"),
             (f"steady state / model only, {label}", f"{steady / model_only:.0%}"),

@@ -15,6 +15,7 @@ EXPECTED: dict[str, list[str]] = {
     "bench_end_to_end.py": [
         "re:\\| end to end: 4 questions over 2 clips \\(160x96, 12 frames\\), batch 2",
         "re:\\| Bench-Q end to end, default workers, steady state \\(questions/s\\) \\| ([0-9.]+|nan) \\|",
+        "| Bench-Q end to end, default workers, decoding step | - |",  # off CUDA: no fast generator
         "re:\\| ask TTFT, 4 frames 160x96 mp4 \\(ms\\) \\| [0-9]+ \\|",
         "re:\\| processor CPU time per sample",
     ],
@@ -39,6 +40,11 @@ EXPECTED: dict[str, list[str]] = {
     "profile_decode_attention.py": [
         "re:batch   1 sdpa_grouped *: step .* equal to sdpa_grouped's 100 %",
         "re:batch   1 math32 *: step",
+    ],
+    "profile_preprocessing.py": [
+        "| preprocessing: 4 frames 160x96 -> 64x64 | threads | ms per sample (median) |",
+        "re:\\| JPEG folder \\| 1 \\| [0-9]+ \\|",
+        "re:\\| mp4 \\| 1 \\| [0-9]+ \\|",
     ],
     "profile_stages.py": [
         "batch size 1, sequence",

@@ -412,3 +412,81 @@ def test_list_of_frame_files_is_read_lazily_and_in_order(tmp_path):
     clip = open_clip(paths)
     assert (clip.num_frames, clip.height, clip.width) == (3, 2, 3)
     assert [int(frame[0, 0, 0]) for frame in clip.get_frames([2, 0, 1])] == [20, 30, 10]
+
+
+def _write_frame_folder(folder, count: int, size: tuple[int, int] = (40, 24)):
+    """`count` JPEG frames of random texture, named 00000.jpg ..."""
+    folder.mkdir()
+    rng = np.random.default_rng(count)
+    for index in range(count):
+        pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{index:05d}.jpg", quality=90)
+    return folder
+
+
+def test_a_frame_folder_decodes_only_the_frames_asked_for(tmp_path, monkeypatch):
+    from transformers_videorefer.inputs import media
+
+    folder = _write_frame_folder(tmp_path / "frames", 6)
+    decoded = []
+    read = media.read_image_file
+    monkeypatch.setattr(media, "read_image_file", lambda path, what="image": decoded.append(os.path.basename(path)) or read(path, what))
+    clip = open_clip(str(folder))
+    assert (clip.num_frames, clip.height, clip.width) == (6, 24, 40) and decoded == []  # the size from the header
+    frames = clip.get_frames([4, 1, 4])
+    assert sorted(decoded) == ["00001.jpg", "00004.jpg"] and [f.shape for f in frames] == [(24, 40, 3)] * 3
+
+
+def test_frames_read_on_several_threads_equal_those_read_on_one(tmp_path, monkeypatch):
+    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV
+
+    folder = _write_frame_folder(tmp_path / "frames", 7)
+    monkeypatch.setenv(FRAME_THREADS_ENV, "1")
+    serial = open_clip(str(folder)).get_frames(range(7))
+    monkeypatch.setenv(FRAME_THREADS_ENV, "3")
+    threaded = open_clip(str(folder)).get_frames(range(7))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
+
+def test_frame_threads_default_override_and_workers(monkeypatch):
+    import torch.utils.data
+
+    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV, MAX_FRAME_THREADS, frame_threads
+
+    monkeypatch.delenv(FRAME_THREADS_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert frame_threads(100) == MAX_FRAME_THREADS and frame_threads(3) == 3 and frame_threads(0) == 1
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # inside a DataLoader worker
+    assert frame_threads(100) == 1
+    monkeypatch.setenv(FRAME_THREADS_ENV, "5")
+    assert frame_threads(100) == 5
+    for bad in ("0", "many"):
+        monkeypatch.setenv(FRAME_THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=FRAME_THREADS_ENV):
+            frame_threads(4)
+
+
+def test_map_frames_keeps_the_order_and_raises_the_first_error(monkeypatch):
+    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV, map_frames
+
+    monkeypatch.setenv(FRAME_THREADS_ENV, "4")
+    assert map_frames(lambda x: x * x, list(range(20))) == [x * x for x in range(20)]
+
+    def fail_on_odd(x):
+        if x % 2:
+            raise ValueError(f"frame {x} is broken")
+        return x
+
+    with pytest.raises(ValueError, match="frame 1 is broken"):
+        map_frames(fail_on_odd, [0, 1, 2, 3])
+
+
+def test_video_frames_decoded_on_several_threads_equal_one_threads(mp4_path, monkeypatch):
+    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV
+
+    monkeypatch.setenv(FRAME_THREADS_ENV, "1")
+    clip = open_clip(mp4_path)
+    serial = clip.get_frames(range(clip.num_frames))
+    monkeypatch.setenv(FRAME_THREADS_ENV, "4")
+    threaded = open_clip(mp4_path).get_frames(range(clip.num_frames))
+    assert len(serial) == clip.num_frames and all(np.array_equal(a, b) for a, b in zip(serial, threaded))

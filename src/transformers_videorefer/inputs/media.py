@@ -7,8 +7,10 @@ for frame 12 are read from frame 12 whatever frames are sampled for the model.
 
 import os
 import stat
-from collections.abc import Sequence
-from typing import Any
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -16,6 +18,41 @@ FRAME_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tif
 GIF_EXTENSIONS = (".gif",)
 # PIL modes of 16-bit (and 32-bit integer / float) single-channel images: scaled to 8 bits, not clipped
 _WIDE_GRAYSCALE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+# Threads that decode / resize the frames of one clip (PIL releases the GIL in both); see `frame_threads`.
+FRAME_THREADS_ENV = "VIDEOREFER_FRAME_THREADS"
+MAX_FRAME_THREADS = 8
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def frame_threads(num_items: int) -> int:
+    """Threads for the per-frame work of one clip: `$VIDEOREFER_FRAME_THREADS` when set, else the machine's cores
+    (at most 8); 1 inside a DataLoader worker process (the workers already share the cores); never more than
+    `num_items`."""
+    configured = os.environ.get(FRAME_THREADS_ENV)
+    if configured is not None:
+        try:
+            threads = int(configured)
+        except ValueError as error:
+            raise ValueError(f"${FRAME_THREADS_ENV} must be a whole number of threads, got {configured!r}.") from error
+        if threads < 1:
+            raise ValueError(f"${FRAME_THREADS_ENV} must be at least 1, got {threads}.")
+    else:
+        data = sys.modules.get("torch.utils.data")
+        in_worker = data is not None and data.get_worker_info() is not None
+        threads = 1 if in_worker else min(MAX_FRAME_THREADS, os.cpu_count() or 1)
+    return max(1, min(threads, num_items))
+
+
+def map_frames(function: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+    """`[function(item) for item in items]`, in order, spread over `frame_threads(len(items))` threads. The first
+    exception raised by `function` is raised here, as the loop would."""
+    threads = frame_threads(len(items))
+    if threads == 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="videorefer-frames") as pool:
+        return list(pool.map(function, items))
 
 
 def check_regular_file(path: str, what: str) -> None:
@@ -36,17 +73,20 @@ def pil_to_rgb_array(image: Any) -> np.ndarray:
             values = values / 257.0  # 16-bit range -> 8-bit range
         gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=-1))
+    if image.mode == "RGB":  # already RGB (JPEG frames): no converted copy
+        image.load()
+        return np.asarray(image)
     return np.asarray(image.convert("RGB"))
 
 
-def read_image_file(path: str, what: str = "image") -> np.ndarray:
-    """An image file as an (H, W, 3) uint8 array, with one clear ValueError for every way it cannot be read."""
+def _open_image_file(path: str, what: str, read: Callable[[Any], _Result]) -> _Result:
+    """`read(image)` of the opened image file, with one clear ValueError for every way it cannot be read."""
     from PIL import Image, UnidentifiedImageError
 
     check_regular_file(path, what)
     try:
         with Image.open(path) as image:
-            return pil_to_rgb_array(image)
+            return read(image)
     except Image.DecompressionBombError as error:
         raise ValueError(
             f"The {what} {path!r} is larger than PIL's decompression-bomb limit ({Image.MAX_IMAGE_PIXELS} pixels); "
@@ -54,6 +94,17 @@ def read_image_file(path: str, what: str = "image") -> np.ndarray:
         ) from error
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"Cannot read the {what} {path!r}: {error}") from error
+
+
+def read_image_size(path: str, what: str = "image") -> tuple[int, int]:
+    """`(height, width)` of an image file from its header (no pixels decoded); errors as `read_image_file`."""
+    width, height = _open_image_file(path, what, lambda image: image.size)
+    return int(height), int(width)
+
+
+def read_image_file(path: str, what: str = "image") -> np.ndarray:
+    """An image file as an (H, W, 3) uint8 array, with one clear ValueError for every way it cannot be read."""
+    return _open_image_file(path, what, pil_to_rgb_array)
 
 
 def sample_frame_indices(num_clip_frames: int, num_frames: int) -> list[int]:
@@ -154,20 +205,21 @@ class ArrayClip(Clip):
 
 
 class ImageFilesClip(Clip):
-    """Frames stored as image files, in the order given (read on demand)."""
+    """Frames stored as image files, in the order given (read on demand: only the frames asked for are decoded,
+    on `frame_threads` threads; the clip's size comes from the first file's header)."""
 
     def __init__(self, paths: Sequence[str], source: str):
         if not paths:
             raise ValueError(f"{source} holds no frames.")
         self._paths = list(paths)
-        first = self._open(0)
-        super().__init__(len(self._paths), first.shape[0], first.shape[1], source)
+        height, width = read_image_size(self._paths[0], "frame image")
+        super().__init__(len(self._paths), height, width, source)
 
     def _open(self, index: int) -> np.ndarray:
         return read_image_file(self._paths[index], "frame image")
 
     def _read(self, indices: list[int]) -> list[np.ndarray]:
-        return [self._open(i) for i in indices]
+        return map_frames(self._open, indices)
 
 
 class FolderClip(ImageFilesClip):
@@ -210,7 +262,7 @@ class GifClip(Clip):
 
 
 class VideoFileClip(Clip):
-    """A video file decoded with decord (frames decoded only when asked for)."""
+    """A video file decoded with decord (frames decoded only when asked for, on `frame_threads` threads)."""
 
     def __init__(self, path: str):
         import decord
@@ -219,7 +271,8 @@ class VideoFileClip(Clip):
         if os.path.getsize(path) == 0:
             raise ValueError(f"The video file {path!r} is empty.")
         try:
-            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+            # ffmpeg's threaded decoding gives the same frames as one thread
+            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=frame_threads(MAX_FRAME_THREADS))
             num_frames = len(self._reader)
             height, width = self._reader[0].shape[:2] if num_frames else (0, 0)
         except (decord.DECORDError, RuntimeError) as error:  # decord reports unreadable files as RuntimeError

@@ -5,6 +5,8 @@ original's optional padding to a square in the mean colour (`image_aspect_ratio=
 Both steps are transformers' own: `SiglipImageProcessorPil` resizes, rescales and normalises; the padding is
 `LlavaImageProcessorPil.pad_to_square`, which centres the frame on a square canvas exactly as the original's
 `expand2square` (offsets `(side - height) // 2` and `(side - width) // 2`, uint8 fill `int(mean * 255)`).
+`preprocess_frames` computes the processor's pixel values bit for bit with less work per frame (one PIL resize per
+frame on a thread pool, rescale + normalise as a lookup in a table the processor's own methods fill).
 """
 
 import os
@@ -14,9 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from transformers.image_processing_utils import BaseImageProcessor
+from transformers.image_utils import PILImageResampling, SizeDict
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
+from ...inputs.media import map_frames
 from .conversion_videorefer import KNOWN_VISION_PREPROCESSORS, locate_vision_tower_folder
 
 # The settings of `SiglipImageProcessorPil` that decide its output (what a video processor must share with it).
@@ -84,6 +88,49 @@ def pad_frames_to_square(frames: Sequence[np.ndarray], image_mean: Sequence[floa
     return [np.ascontiguousarray(padder.pad_to_square(frame.transpose(2, 0, 1), fill).transpose(1, 2, 0)) for frame in frames]
 
 
+def pixel_value_table(image_processor: SiglipImageProcessorPil, settings: dict[str, Any]) -> np.ndarray | None:
+    """`(3, 256)`: the pixel value each uint8 value of each channel becomes after the processor's own rescale and
+    normalise (its methods, run on the 256 values), so that looking pixels up in it gives its output bit for bit;
+    None when neither step runs (the output stays uint8)."""
+    values = np.broadcast_to(np.arange(256, dtype=np.uint8), (3, 1, 256)).copy()  # (channels, 1, 256), as CHW
+    table: np.ndarray = values
+    if settings["do_rescale"]:
+        table = image_processor.rescale(table, settings["rescale_factor"])
+    if settings["do_normalize"]:
+        table = image_processor.normalize(table, settings["image_mean"], settings["image_std"])
+    return None if table is values else np.ascontiguousarray(table[:, 0])
+
+
+def _frame_settings(image_processor: SiglipImageProcessorPil, overrides: dict[str, Any]) -> dict[str, Any] | None:
+    """The processor's settings for this call, or None where the direct path does not apply (center crop, padding,
+    a size rule other than height x width): those calls take the processor's own path."""
+    names = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+    settings = {name: overrides.get(name, getattr(image_processor, name, None)) for name in names}
+    unsupported = set(overrides) - set(names) - {"do_convert_rgb"}
+    if unsupported or getattr(image_processor, "do_center_crop", None) or getattr(image_processor, "do_pad", None):
+        return None
+    size = settings["size"]
+    size = size if isinstance(size, SizeDict) else SizeDict(**size) if isinstance(size, dict) else None
+    if settings["do_resize"] and (size is None or not (size.height and size.width)):
+        return None
+    settings["size"] = size
+    resample = settings["resample"]
+    if settings["do_resize"] and not isinstance(resample, (PILImageResampling, int)):
+        return None
+    return settings
+
+
+def _resized(frame: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
+    """One `(height, width, 3)` uint8 frame resized with PIL as the processor's `resize` does (same call)."""
+    from PIL import Image
+
+    if not settings["do_resize"]:
+        return frame
+    size = settings["size"]
+    resample = settings["resample"] if settings["resample"] is not None else PILImageResampling.BILINEAR
+    return np.asarray(Image.fromarray(frame).resize((size.width, size.height), resample=resample))
+
+
 def preprocess_frames(
     image_processor: SiglipImageProcessorPil,
     frames: Sequence[np.ndarray],
@@ -92,13 +139,45 @@ def preprocess_frames(
 ) -> torch.Tensor:
     """`(height, width, 3)` uint8 frames -> `(num_frames, 3, size, size)` pixel values through the PIL SigLIP path
     (padded to a square in the mean colour first when `pad_to_square`); `overrides` are SigLIP settings for this
-    call (`do_rescale`, `rescale_factor`, `image_mean`, ...)."""
+    call (`do_rescale`, `rescale_factor`, `image_mean`, ...).
+
+    Bit for bit the output of `image_processor(frames)`, computed with less work: each frame goes from its array to
+    PIL once and is resized there (frames spread over `inputs.media.frame_threads` threads, PIL releasing the
+    GIL), and rescale + normalise become one lookup in `pixel_value_table` instead of float64 / float32 passes
+    over every pixel. Inputs other than `(height, width, 3)` uint8 arrays, and settings the direct path does not
+    cover, take the processor's own call.
+    """
     from PIL import Image
 
+    overrides = dict(overrides or {})
     if pad_to_square:
         frames = pad_frames_to_square(frames, image_processor.image_mean)
-    images = [Image.fromarray(frame) for frame in frames]
-    return image_processor(images, return_tensors="pt", **(overrides or {}))["pixel_values"]
+    settings = _frame_settings(image_processor, overrides)
+    direct = settings is not None and all(
+        isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3
+        for frame in frames
+    )
+    if not direct or not frames:
+        images = [Image.fromarray(frame) if isinstance(frame, np.ndarray) else frame for frame in frames]
+        return image_processor(images, return_tensors="pt", **overrides)["pixel_values"]
+    size = settings["size"]
+    height, width = (size.height, size.width) if settings["do_resize"] else frames[0].shape[:2]
+    if any(frame.shape[:2] != (height, width) for frame in frames) and not settings["do_resize"]:
+        images = [Image.fromarray(frame) for frame in frames]  # frames of several sizes: the processor decides
+        return image_processor(images, return_tensors="pt", **overrides)["pixel_values"]
+    table = pixel_value_table(image_processor, settings)
+    pixels = np.empty((len(frames), 3, height, width), dtype=np.uint8 if table is None else table.dtype)
+
+    def fill(index: int) -> None:
+        resized = _resized(frames[index], settings)  # (height, width, 3) uint8
+        for channel in range(3):
+            if table is None:
+                pixels[index, channel] = resized[..., channel]
+            else:
+                np.take(table[channel], resized[..., channel], out=pixels[index, channel])
+
+    map_frames(fill, range(len(frames)))
+    return torch.from_numpy(pixels)
 
 
-__all__ = ["as_pil_image_processor", "image_processor_for_vision_tower", "pad_frames_to_square", "preprocess_frames"]
+__all__ = ["as_pil_image_processor", "image_processor_for_vision_tower", "pad_frames_to_square", "pixel_value_table", "preprocess_frames"]

@@ -187,7 +187,8 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
             frames, video_metadata = self.sample_clip(video, num_frames, do_sample_frames)
             pixels.append(self.frames_to_pixel_values(frames, do_pad, overrides))
             metadata.append(video_metadata)
-        output = BatchFeature(data={"pixel_values_videos": torch.stack(pixels)}, tensor_type="pt")
+        stacked = pixels[0][None] if len(pixels) == 1 else torch.stack(pixels)  # one video: a view, no copy
+        output = BatchFeature(data={"pixel_values_videos": stacked}, tensor_type="pt")
         if return_metadata:
             output["video_metadata"] = metadata
         return output
