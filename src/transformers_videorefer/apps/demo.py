@@ -49,7 +49,8 @@ class DemoSession:
     session's own, removed by `close()`, when the session is garbage-collected, or when the process exits.
 
     Args:
-        model, processor: VideoRefer (`VideoReferForConditionalGeneration`, `VideoReferProcessor`).
+        model, processor: a VideoRefer model and its processor, of either family (VideoRefer-7B or
+            VideoRefer-VideoLLaMA3: `evaluation.families` says how each samples frames and takes masks).
         tracker: a `Sam2Tracker` for clicks -> masks.
         max_new_tokens: answer length.
     """
@@ -138,11 +139,23 @@ class DemoSession:
         obj.masks[frame_index] = mask
         return mask
 
-    def sampled_frames(self) -> list[int]:
-        """The frames VideoRefer samples from this clip (where tracking is enough for the question)."""
-        from ..inputs.media import sample_frame_indices
+    @property
+    def family(self) -> Any:
+        """The model's family (`evaluation.families`): its frame sampling, `<region>` layout and chat messages."""
+        from ..evaluation.families import family_of_loaded
 
-        return sorted(set(sample_frame_indices(len(self.frames), self.processor.num_frames)))
+        return family_of_loaded(self.model, self.processor)
+
+    def _video(self) -> Any:
+        """The clip as the processor gets it: the file (families that sample by time need its frame rate) or the
+        decoded frames."""
+        return self.media if self.family.samples_by_time and self.media is not None else self.frames
+
+    def sampled_frames(self) -> list[int]:
+        """The frames the model samples from this clip (where tracking is enough for the question)."""
+        if self.is_image:
+            return [0]
+        return self.family.sampled_frames(self.processor, open_clip(self._video()))
 
     def propagate(self, object_index: int = -1, frame_indices: list[int] | None = None) -> int:
         """Track an object from its clicked frames through the clip (all frames, or `frame_indices`).
@@ -221,7 +234,12 @@ class DemoSession:
 
     # -------------------------------------------------------------------------------------------------- ask
     def prepare(self, question: str) -> Any:
-        """The processor's inputs for `question` about the marked objects (one `<region>` per object, in order)."""
+        """The processor's inputs for `question` about the marked objects (one `<region>` per object, in order).
+
+        The family lays the masks out: VideoRefer-7B takes every mask of an object behind its one `[<region>]`;
+        VideoRefer-VideoLLaMA3 takes an object's masks on the frames it samples (all of them when none is sampled),
+        one `<region>` each.
+        """
         objects = self.marked_objects()
         if not objects:
             raise ValueError("Mark at least one object (click on it) before asking.")
@@ -230,11 +248,12 @@ class DemoSession:
                 f"The question holds {question.count('<region>')} <region> marker(s) but {len(objects)} object(s) "
                 "are marked: write one [<region>] per object, in the order they were marked."
             )
-        kind = "image" if self.is_image else "video"
-        messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": question}]}]
-        text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        masks = [dict(obj.masks) for obj in objects]
-        media = {"images": [self.frames[0]]} if self.is_image else {"videos": [self.frames]}
+        family, kind = self.family, "image" if self.is_image else "video"
+        sampled = self.sampled_frames()
+        masks = [family.mask_frames_for_question(obj.masks, sampled) for obj in objects]
+        prompt = family.layout_regions(family.question_text(question), masks)
+        text = self.processor.apply_chat_template(family.messages(prompt, kind), add_generation_prompt=True, tokenize=False)
+        media = {"images": [self.frames[0]]} if self.is_image else {"videos": [self._video()]}
         inputs = self.processor(text=[text], masks=[masks], **media)
         return inputs.to(self.model.device, dtype=self.model.dtype)
 

@@ -1,5 +1,9 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""`videorefer ask MEDIA --mask M [--frame N] ... "question"`: answer one question about marked objects."""
+"""`videorefer ask MEDIA --mask M [--frame N] ... "question"`: answer one question about marked objects.
+
+Works with both model families; what differs between them (frame sampling options, `<region>` layout, chat messages)
+comes from `evaluation.families`.
+"""
 
 import argparse
 import json
@@ -172,6 +176,51 @@ def check_objects_against_media(media: str, objects: list[dict[int, Any]]) -> li
     return checked
 
 
+def ask_sampling(args: argparse.Namespace) -> dict[str, Any]:
+    """The frame-sampling options set on the command line (`--num-frames`, `--fps`, `--max-frames`; unset ones left
+    out)."""
+    return {name: getattr(args, name) for name in ("num_frames", "fps", "max_frames") if getattr(args, name, None) is not None}
+
+
+def build_ask_inputs(
+    processor: Any, family: Any, media: str, question: str, objects: list[dict[int, Any]], sampling: dict[str, Any]
+) -> tuple[str, Any]:
+    """The prompt and the processor's inputs of one question: the family's `<region>` layout and chat messages,
+    rendered by the processor's chat template, with the family's frame sampling (see `evaluation.families`).
+
+    Args:
+        question: the user's question, one `<region>` (or `[<region>]`) per object.
+        objects: one `{frame_index: mask}` per object, in marker order.
+        sampling: the sampling options given (checked against the family).
+
+    Returns:
+        `(prompt, BatchFeature)` of a batch of one sample.
+
+    Raises:
+        ValueError / TypeError / FileNotFoundError: an option of the other family, or inputs the processor refuses.
+    """
+    kind = media_kind(media)
+    prompt = family.layout_regions(family.question_text(question), objects)
+    text = processor.apply_chat_template(family.messages(prompt, kind), add_generation_prompt=True, tokenize=False)
+    files = {"images": [media]} if kind == "image" else {"videos": [media]}
+    return text, processor(text=[text], masks=[objects], **family.sampling(sampling), **files)
+
+
+def _check_family_options(model: str, sampling: dict[str, Any]) -> None:
+    """Refuse options of the other family before loading, when `--model` is a folder (or in the Hub cache).
+
+    Raises:
+        ValueError: an option the checkpoint's family does not take, or a value out of range.
+    """
+    from ..evaluation.families import check_option_values, peek_family
+
+    family = peek_family(model)
+    if family is not None:
+        family.check_options(sampling)
+    else:  # the family is told after loading; the values can be checked now
+        check_option_values(sampling)
+
+
 def run_ask(args: argparse.Namespace) -> int:
     options = getattr(args, "objects_in_order", None) or []
     try:
@@ -185,8 +234,11 @@ def run_ask(args: argparse.Namespace) -> int:
         )
     if not os.path.exists(args.media):
         return fail(f"videorefer ask: no such file or folder: {args.media}")
-    if args.num_frames is not None and args.num_frames < 1:
-        return fail(f"videorefer ask: --num-frames must be at least 1, got {args.num_frames}.")
+    sampling = ask_sampling(args)
+    try:
+        _check_family_options(args.model, sampling)
+    except ValueError as error:
+        return fail(f"videorefer ask: {error}")
     try:
         objects = check_objects_against_media(args.media, objects)
     except (ValueError, TypeError, FileNotFoundError, OSError) as error:
@@ -204,12 +256,11 @@ def run_ask(args: argparse.Namespace) -> int:
         return fail(f"videorefer ask: {error}")
     from transformers import TextStreamer
 
-    kind = media_kind(args.media)
-    messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": args.question}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    media = {"images": [args.media]} if kind == "image" else {"videos": [args.media]}
+    from ..evaluation.families import family_of_loaded
+
     try:
-        inputs = processor(text=[text], masks=[objects], num_frames=args.num_frames, **media)
+        _, inputs = build_ask_inputs(processor, family_of_loaded(model, processor), args.media, args.question, objects,
+                                     sampling)
     except (ValueError, TypeError, FileNotFoundError) as error:
         return fail(f"videorefer ask: {error}")
     inputs = inputs.to(model.device, dtype=model.dtype)
@@ -226,7 +277,10 @@ def add_ask_parser(subparsers: argparse._SubParsersAction) -> None:
             "Answer a question about objects marked with masks or boxes. Each --mask or --box is one object, in the "
             "order of the [<region>] markers of the question. A mask is a mask image, a .npy array, or COCO RLE / "
             "polygons as a JSON file or inline JSON; a box is X1 Y1 X2 Y2 in pixels; --frame N (one per --mask/--box, "
-            "in order) says which frame of the ORIGINAL clip it is on (default 0)."
+            "in order) says which frame of the ORIGINAL clip it is on (default 0). VideoRefer-7B and "
+            "VideoRefer-VideoLLaMA3 checkpoints both work: the family (read from the checkpoint) samples the frames "
+            "(--num-frames for VideoRefer-7B; --fps / --max-frames for VideoRefer-VideoLLaMA3) and lays an object's "
+            "masks out behind its marker."
         ),
     )
     parser.add_argument("media", help="a video file, a gif, a folder of frames, or an image")
@@ -237,7 +291,12 @@ def add_ask_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frame", action="append", type=int,
                         help="the frame index of the matching --mask/--box, in command-line order (default 0)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub repository or local folder (default {DEFAULT_MODEL})")
-    parser.add_argument("--num-frames", type=int, default=None, help="frames sampled from a video (default: the model's)")
+    parser.add_argument("--num-frames", type=int, default=None,
+                        help="VideoRefer-7B: frames sampled from a video (default: the model's)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="VideoRefer-VideoLLaMA3: frames sampled per second (default: the processor's, 1)")
+    parser.add_argument("--max-frames", type=int, default=None,
+                        help="VideoRefer-VideoLLaMA3: at most this many frames (default: the processor's, 768)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--dtype", default="bf16", choices=sorted(DTYPE_NAMES), help="bf16, fp16 (GPU) or float32")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

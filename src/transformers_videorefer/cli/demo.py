@@ -42,7 +42,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def add_demo_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="Serve the interactive demo: click objects (SAM2), ask VideoRefer.")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"VideoRefer checkpoint (default {DEFAULT_MODEL})")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"VideoRefer-7B or VideoRefer-VideoLLaMA3 checkpoint (default {DEFAULT_MODEL})")
     parser.add_argument("--sam2", default=DEFAULT_SAM2, help=f"SAM2 video checkpoint (default {DEFAULT_SAM2})")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)

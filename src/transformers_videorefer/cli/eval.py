@@ -2,11 +2,17 @@
 """`videorefer eval ...`: the VideoRefer-Bench evaluations.
 
     videorefer eval bench-q --model M --questions VideoRefer-Bench-Q.json --video-root DIR --mode single \\
-        --output PRED.jsonl [--batch-size N] [--max-new-tokens N] [--num-frames N] [--dtype bf16] [--device cuda]
+        --output PRED.jsonl [--batch-size N] [--max-new-tokens N] [--num-frames N | --fps F --max-frames N] \\
+        [--dtype bf16] [--device cuda]
     videorefer eval bench-q-score PRED.jsonl [--json OUT] [--plot PNG]
     videorefer eval bench-d --model M --questions VideoRefer-Bench-D.json --video-root Panda-70M-part \\
         --mode single --output PRED.jsonl --judge-base-url URL --judge-model NAME [--judge-api-key KEY]
     videorefer eval bench-d-score PRED.jsonl --judge-base-url URL --judge-model NAME [--json OUT]
+
+The checkpoint's family (VideoRefer-7B or VideoRefer-VideoLLaMA3, from its config) picks the frame sampling and
+the prompts of the released evaluation (`evaluation.families`): VideoRefer-7B 8 frames (`--num-frames`),
+VideoRefer-VideoLLaMA3 Bench-Q fps 1 and Bench-D fps 4, at most 768 frames (`--fps`, `--max-frames`); an option of
+the other family is refused in one line, before anything heavy is loaded when `--model` is a local folder.
 
 Generation runs sharded over GPUs with `accelerate launch -m transformers_videorefer eval bench-q ...` (or
 `accelerate launch $(which videorefer) eval ...`): each process takes every N-th question, the main process merges.
@@ -58,7 +64,7 @@ def _check_generation_args(args: argparse.Namespace) -> None:
     """
     from .loading import check_dtype_and_device
 
-    for name in ("batch_size", "max_new_tokens", "num_frames"):
+    for name in ("batch_size", "max_new_tokens"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
     if args.num_workers is not None and args.num_workers < 0:
@@ -68,8 +74,62 @@ def _check_generation_args(args: argparse.Namespace) -> None:
     check_dtype_and_device(args.dtype or "float32", args.device)
 
 
-def _generate(args: argparse.Namespace, samples: list, command: str) -> tuple[Any, int | None]:
+def _given_sampling(args: argparse.Namespace) -> dict[str, Any]:
+    """The frame-sampling options set on the command line (`--num-frames`, `--fps`, `--max-frames`)."""
+    from ..evaluation.families import SAMPLING_OPTIONS
+
+    return {name: getattr(args, name) for name in SAMPLING_OPTIONS if getattr(args, name, None) is not None}
+
+
+def _resolve_family(args: argparse.Namespace, family: Any, command: str) -> None:
+    """Record the checkpoint's family and the run's frame sampling on `args` (`args.family`, `args.sampling`).
+
+    Raises:
+        ValueError: an option the family does not take, or a value out of range.
+    """
+    args.family = family
+    args.sampling = None if family is None else family.sampling(_given_sampling(args), command)
+
+
+def _known_family(args: argparse.Namespace) -> Any:
+    """The checkpoint's family where it can be told without loading the model: from a local `--model` folder (or the
+    Hub cache), else from the settings of the predictions already in `--output`; None otherwise.
+
+    Raises:
+        ValueError: `--model`'s config names a model type of neither family.
+    """
+    from ..evaluation.families import family_of_records, peek_family
+    from ..evaluation.predictions import read_predictions
+
+    family = peek_family(args.model)
+    recorded = family_of_records(read_predictions(args.output)) if os.path.isfile(args.output) else None
+    if family is not None and recorded is not None and family is not recorded:
+        raise ValueError(
+            f"{args.output} holds predictions of a {recorded.display_name} checkpoint (its sampling settings), but "
+            f"--model is a {family.display_name} checkpoint; write to another --output."
+        )
+    return family or recorded
+
+
+def _run_sampling_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings written on every prediction line: the mask mode and the frame sampling (VideoRefer-7B
+    `num_frames`; VideoRefer-VideoLLaMA3 `fps`, `max_frames`)."""
+    return {"mode": args.mode, **(args.sampling or {})}
+
+
+def _frames_label(settings: dict[str, Any]) -> int | str | None:
+    """What the report titles say before "frames": the frame count, or `fps F, at most N` (VideoRefer-VideoLLaMA3)."""
+    if settings.get("num_frames"):
+        return settings["num_frames"]
+    if settings.get("fps"):
+        return f"fps {settings['fps']}, at most {settings.get('max_frames')}"
+    return None
+
+
+def _generate(args: argparse.Namespace, make_samples: Any, command: str) -> tuple[Any, int | None]:
     """Load the model and run the predictions; returns (process state, exit status or None when all went well).
+
+    `make_samples(family)` gives the benchmark's samples for a model family (prompts and `<region>` layout differ).
 
     The main process holds the prediction file's lock meanwhile (`PredictionFileLock`): a second run on the same
     `--output` is refused at once.
@@ -90,7 +150,7 @@ def _generate(args: argparse.Namespace, samples: list, command: str) -> tuple[An
     if refused is not None:
         return state, fail(f"videorefer eval {command}: {refused}")
     try:
-        return _generate_locked(args, samples, command, state)
+        return _generate_locked(args, make_samples, command, state)
     finally:
         if lock is not None:
             lock.release()
@@ -103,13 +163,14 @@ def _num_workers(args: argparse.Namespace, state: Any) -> int:
     return max(0, min(8, (os.cpu_count() or 2) // (2 * max(1, state.num_processes))))
 
 
-def _generate_locked(args: argparse.Namespace, samples: list, command: str, state: Any) -> tuple[Any, int | None]:
+def _generate_locked(args: argparse.Namespace, make_samples: Any, command: str, state: Any) -> tuple[Any, int | None]:
+    from ..evaluation.families import family_of_loaded
     from ..evaluation.predictions import merge_prediction_files
     from ..evaluation.runner import pending_samples, run_predictions
 
-    settings = {"mode": args.mode, "num_frames": args.num_frames}
-    if not pending_samples(samples, args.output, settings):  # all done: no model needed
-        if state.is_main_process:
+    samples = make_samples(args.family) if args.family is not None else []
+    if args.family is not None and not pending_samples(samples, args.output, _run_sampling_settings(args)):
+        if state.is_main_process:  # all done: no model needed
             merge_prediction_files(args.output, [sample.id for sample in samples])
         state.wait_for_everyone()
         return state, None
@@ -118,25 +179,47 @@ def _generate_locked(args: argparse.Namespace, samples: list, command: str, stat
 
         check_model_argument(args.model)
         model, processor = _load_model(args, state)
+        loaded = family_of_loaded(model, processor)
+        if args.family is not None and loaded is not args.family:
+            raise ValueError(
+                f"{args.output} holds predictions of a {args.family.display_name} checkpoint (its sampling settings), "
+                f"but --model is a {loaded.display_name} checkpoint; write to another --output."
+            )
+        if args.family is None:  # a Hub id not in the local cache: the family is known now
+            _resolve_family(args, loaded, command)
+            samples = make_samples(args.family)
+            from ..evaluation.runner import check_resumable
+
+            check_resumable(args.output, _run_sampling_settings(args))
     except (ModelNotAvailableError, ValueError) as error:
         return state, fail(f"videorefer eval {command}: {error}")
     generator = None
-    if args.fast_generation and model.device.type == "cuda":
+    prompt_room = args.family.prompt_room(processor, args.sampling)
+    if args.fast_generation and model.device.type == "cuda" and prompt_room is not None:
+        # room for the visual tokens, the question and the answer; longer prompts fall back to generate
+        from ..generation.compile_policy import run_batches
         from ..generation.fast_greedy import FastGreedyGenerator
 
-        # room for the visual tokens, the question and the answer; longer prompts fall back to generate
-        prompt_room = processor.num_video_tokens(args.num_frames) + 512
-        generator = FastGreedyGenerator(model, max_cache_len=prompt_room + args.max_new_tokens)
+        # compile the decoding step only where the run repays it (or as --compile-decoding forces); say which
+        share = -(-len(pending_samples(samples, args.output, _run_sampling_settings(args))) // max(1, state.num_processes))
+        batches, batch_sizes = run_batches(share, args.batch_size)
+        generator = FastGreedyGenerator(
+            model, max_cache_len=prompt_room + 512 + args.max_new_tokens, compile=args.compile_decoding,
+            expected_steps=batches * args.max_new_tokens, batch_sizes=batch_sizes,
+        )
+        if state.is_main_process:
+            print(f"videorefer eval {command}: fast generation {generator.compile_choice.report}", file=sys.stderr)
     try:
         run_predictions(
             model,
             processor,
             samples,
             args.output,
-            num_frames=args.num_frames,
+            num_frames=None,
+            sampling=args.sampling,
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
-            settings=settings,
+            settings=_run_sampling_settings(args),
             state=state,
             progress=not args.no_progress,
             description=command,
@@ -163,8 +246,8 @@ def _run_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "model": args.model,
         "questions": os.path.abspath(args.questions),
-        "mode": args.mode,
-        "num_frames": args.num_frames,
+        "family": getattr(args.family, "name", None),
+        **_run_sampling_settings(args),
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
         "dtype": args.dtype,
@@ -183,21 +266,23 @@ def run_bench_q(args: argparse.Namespace) -> int:
 
     try:
         _check_generation_args(args)
+        _resolve_family(args, _known_family(args), "bench-q")
         items = load_bench_q(args.questions, args.mode)
         paths = resolve_media(items, args.video_root)
-        check_resumable(args.output, {"mode": args.mode, "num_frames": args.num_frames})
+        if args.family is not None:
+            check_resumable(args.output, _run_sampling_settings(args))
     except USER_ERRORS as error:
         return fail(f"videorefer eval bench-q: {error}")
-    state, status = _generate(args, bench_q_samples(items, paths, args.mode), "bench-q")
+    state, status = _generate(args, lambda family: bench_q_samples(items, paths, args.mode, family), "bench-q")
     if status is not None or not state.is_main_process:
         return status or 0
     score = score_bench_q_file(args.output)
-    print(bench_q_table(score, num_frames=args.num_frames))
+    print(bench_q_table(score, num_frames=_frames_label(_run_sampling_settings(args))))
     report = args.report or _stem(args.output) + ".report.json"
     write_json(report, {**score.to_json(), "settings": _run_settings(args)})
     print(f"Predictions: {args.output}\nReport: {report}")
     _plot(plot_bench_q, None if args.no_plot else args.plot or _stem(args.output) + ".png", score,
-          num_frames=args.num_frames, mode=args.mode)
+          num_frames=_frames_label(_run_sampling_settings(args)), mode=args.mode)
     return 0
 
 
@@ -243,7 +328,7 @@ def _judge_and_report(args: argparse.Namespace, predictions: str, client: Any, s
     judged_path = args.judged or stem + ".judged.jsonl"
     _write_jsonl(judged_path, judged)
     score = summarize_judgements(judged)
-    mode, num_frames = settings.get("mode"), settings.get("num_frames")
+    mode, num_frames = settings.get("mode"), _frames_label(settings)
     print(bench_d_table(score, mode=mode, num_frames=num_frames))
     print(f"Judge {client.model} at {client.base_url}: {stats.requested} request(s), {stats.cached} from the cache, "
           f"{stats.failed} failed request(s).")
@@ -282,13 +367,15 @@ def run_bench_d(args: argparse.Namespace) -> int:
 
     try:
         _check_generation_args(args)
+        _resolve_family(args, _known_family(args), "bench-d")
         items = load_bench_d(args.questions, args.mode)
         paths = resolve_media(items, args.video_root)
-        check_resumable(args.output, {"mode": args.mode, "num_frames": args.num_frames})
+        if args.family is not None:
+            check_resumable(args.output, _run_sampling_settings(args))
         client = None if args.no_judge else _judge_client(args)
     except USER_ERRORS as error:
         return fail(f"videorefer eval bench-d: {error}")
-    state, status = _generate(args, bench_d_samples(items, paths, args.mode), "bench-d")
+    state, status = _generate(args, lambda family: bench_d_samples(items, paths, args.mode, family), "bench-d")
     if status is not None or not state.is_main_process:
         return status or 0
     if client is None:
@@ -309,14 +396,14 @@ def run_bench_d_score(args: argparse.Namespace) -> int:
     except USER_ERRORS as error:
         return fail(f"videorefer eval bench-d-score: {error}")
     first = records[0] if records else {}
-    settings = {"mode": first.get("mode"), "num_frames": first.get("num_frames"),
+    settings = {"mode": first.get("mode"), **{k: first[k] for k in ("num_frames", "fps", "max_frames") if k in first},
                 "predictions": os.path.abspath(args.predictions)}
     return _judge_and_report(args, args.predictions, client, settings, "bench-d-score")
 
 
 # ------------------------------------------------------------------------------------------------- parsers
 def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -> None:
-    from ..evaluation.runner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_NUM_FRAMES
+    from ..evaluation.runner import DEFAULT_MAX_NEW_TOKENS
 
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"Hub repository or local folder (default {DEFAULT_MODEL})")
     parser.add_argument("--questions", required=True, help=f"the benchmark file ({questions})")
@@ -332,9 +419,14 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -
     )
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
                         help=f"default {DEFAULT_MAX_NEW_TOKENS}, as the release evaluation")
-    parser.add_argument("--num-frames", type=int, default=DEFAULT_NUM_FRAMES,
-                        help=f"frames sampled per clip (default {DEFAULT_NUM_FRAMES}: what the released evaluation "
-                        "scripts sample, not the config's 16)")
+    parser.add_argument("--num-frames", type=int, default=None,
+                        help="VideoRefer-7B: frames sampled per clip (default 8: what the released evaluation scripts "
+                        "sample, not the config's 16)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="VideoRefer-VideoLLaMA3: frames sampled per second (default as the released evaluation: "
+                        "1 for Bench-Q, 4 for Bench-D)")
+    parser.add_argument("--max-frames", type=int, default=None,
+                        help="VideoRefer-VideoLLaMA3: at most this many frames per clip (default 768)")
     parser.add_argument("--dtype", default=None, choices=sorted(DTYPE_NAMES), help="bf16, fp16 or float32 (default fp16 on GPU as the release, "
                         "float32 on CPU)")
     parser.add_argument("--device", default=None, help="cuda or cpu (default cuda when available; under accelerate "
@@ -344,6 +436,9 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -
     parser.add_argument("--fast-generation", action=argparse.BooleanOptionalAction, default=True,
                         help="on a GPU, decode with FastGreedyGenerator (reused static caches, compiled step; same "
                         "greedy tokens as generate). Default on; --no-fast-generation uses model.generate")
+    parser.add_argument("--compile-decoding", default="auto", choices=("auto", "always", "never"),
+                        help="whether fast generation compiles its decoding step: auto (default) where the run is long "
+                        "enough to repay the compilation (cached across runs), or always / never")
     parser.add_argument("--plot", default=None, help="PNG plot beside the published numbers (default PRED.png)")
     parser.add_argument("--no-plot", action="store_true", help="write no plot")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -1,5 +1,6 @@
 # Copyright 2026 The transformers-videorefer authors. Licensed under the Apache License, Version 2.0.
-"""Loading a VideoRefer model and its processor for the command-line tools.
+"""Loading a VideoRefer model and its processor for the command-line tools (either family: VideoRefer-7B or
+VideoRefer-VideoLLaMA3, through the Auto classes; `evaluation.families` tells them apart).
 
 The checks here run before anything heavy is loaded: `check_model_argument` tells a mistyped local folder from a Hub
 repository id, `check_dtype_and_device` refuses a dtype or device this machine cannot use, and
@@ -149,7 +150,8 @@ def resolve_model_source(model: str, flag: str = "--model") -> str:
 def load_model_and_processor(
     model_id: str, dtype: str = "bf16", device: str | None = None, attn_implementation: str | None = None
 ) -> tuple[Any, Any]:
-    """Load `VideoReferForConditionalGeneration` and `VideoReferProcessor` from a folder or a Hub repository.
+    """Load the model and its processor from a folder or a Hub repository, through the Auto classes
+    (`VideoReferForConditionalGeneration` + `VideoReferProcessor`, or the VideoRefer-VideoLLaMA3 classes).
 
     Raises:
         ModelNotAvailableError: `model_id` is not a local folder and the Hub could not be reached or has no such

@@ -4,6 +4,7 @@
 Command line: `videorefer eval bench-q | bench-q-score | bench-d | bench-d-score` (see `cli/eval.py`).
 
 - `benchmark_items`: reading and checking benchmark annotation files; the objects (masks) of each mask mode.
+- `families`: what differs between the model families in the commands (frame sampling, prompts, `<region>` layout).
 - `runner`: the batched, resumable, sharded prediction runner shared by both benchmarks (`Sample` in, JSONL out).
 - `predictions`: the prediction JSONL files: reading (tolerating a truncated last line), shards, merging.
 - `bench_q`: reading Bench-Q and building its prompts and samples.

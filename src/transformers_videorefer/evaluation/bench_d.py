@@ -18,12 +18,14 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .benchmark_items import MODES, collect_benchmark_items, mode_problems, objects_for_mode, raise_problems
+from .families import VIDEOREFER, ModelFamily
 from .judge import DIMENSIONS, JudgeCache, JudgeClient, JudgeError, judge_messages, parse_judge_scores
 from .runner import Sample
 
 BENCH_D_KEYS = ("video", "caption", "frame_idx", "annotation")
-# The description request of the original Bench-D inference (the same for both mask modes).
-DESCRIPTION_PROMPT = "Please give a detailed description of the highlighted object [<region>] in the video."
+# The description request of the original (VideoRefer-7B) Bench-D inference, the same for both mask modes; each
+# family's is its `bench_d_prompt`.
+DESCRIPTION_PROMPT = VIDEOREFER.bench_d_prompt
 
 
 def load_bench_d(path: str | os.PathLike, mode: str = "single") -> list[dict]:
@@ -49,18 +51,24 @@ def load_bench_d(path: str | os.PathLike, mode: str = "single") -> list[dict]:
     return items
 
 
-def bench_d_samples(items: Sequence[Mapping[str, Any]], video_paths: Mapping[str, str], mode: str) -> list[Sample]:
-    """One `Sample` per item: the description prompt, the clip, and the object's masks of `mode`."""
-    return [
-        Sample(
-            id=item["id"],
-            prompt=DESCRIPTION_PROMPT,
-            video=video_paths[item["video"]],
-            objects=objects_for_mode(item, mode),
-            record={"id": item["id"], "video": item["video"], "caption": item["caption"]},
+def bench_d_samples(
+    items: Sequence[Mapping[str, Any]], video_paths: Mapping[str, str], mode: str, family: ModelFamily = VIDEOREFER
+) -> list[Sample]:
+    """One `Sample` per item: `family`'s description prompt (its `<region>` markers laid out for the object's masks),
+    the clip, and the object's masks of `mode`."""
+    samples = []
+    for item in items:
+        objects = objects_for_mode(item, mode)
+        samples.append(
+            Sample(
+                id=item["id"],
+                prompt=family.layout_regions(family.bench_d_prompt, objects),
+                video=video_paths[item["video"]],
+                objects=objects,
+                record={"id": item["id"], "video": item["video"], "caption": item["caption"]},
+            )
         )
-        for item in items
-    ]
+    return samples
 
 
 # ------------------------------------------------------------------------------------------------ judging

@@ -14,11 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .benchmark_items import MODES, collect_benchmark_items, mode_problems, objects_for_mode, raise_problems
+from .families import ANSWER_INSTRUCTION, REGION_MARKER, VIDEOREFER, ModelFamily
 from .runner import DEFAULT_MAX_NEW_TOKENS, DEFAULT_NUM_FRAMES, Sample
 
-REGION_MARKER = "<region>"
-# The closing instruction of the Bench-Q prompt, as the released evaluation script writes it.
-ANSWER_INSTRUCTION = ". Answer with the option's letter from the given choices directly."
 BENCH_Q_KEYS = ("video", "Question", "type", "options", "Answer", "frame_idx", "annotation")
 
 
@@ -51,32 +49,30 @@ def load_bench_q(path: str | os.PathLike, mode: str = "single") -> list[dict]:
     return items
 
 
-def build_bench_q_prompt(item: Mapping[str, Any]) -> str:
-    """The question as the model sees it: every `<region>` written `[<region>]`, a space, the options joined by
-    spaces, then the closing instruction."""
-    question = item["Question"].replace(REGION_MARKER, f"[{REGION_MARKER}]")
-    return f"{question} {' '.join(item['options'])}{ANSWER_INSTRUCTION}"
+def build_bench_q_prompt(item: Mapping[str, Any], family: ModelFamily = VIDEOREFER) -> str:
+    """The question as `family`'s released evaluation writes it (VideoRefer-7B: every `<region>` written
+    `[<region>]`), a space, the options joined by spaces, then the closing instruction; one marker per object."""
+    return family.bench_q_prompt(item)
 
 
-def bench_q_samples(items: Sequence[Mapping[str, Any]], video_paths: Mapping[str, str], mode: str) -> list[Sample]:
-    """One `Sample` per question: prompt, resolved media path, the objects of `mode`, and the fields of its line."""
+def bench_q_samples(
+    items: Sequence[Mapping[str, Any]], video_paths: Mapping[str, str], mode: str, family: ModelFamily = VIDEOREFER
+) -> list[Sample]:
+    """One `Sample` per question: prompt (with the `<region>` markers `family` lays the objects out with),
+    resolved media path, the objects of `mode`, and the fields of its line."""
     samples = []
     for item in items:
+        objects = objects_for_mode(item, mode)
         record = {
             "id": item["id"],
             "video": item["video"],
-            "question": build_bench_q_prompt(item),
+            "question": family.layout_regions(build_bench_q_prompt(item, family), objects),
             "Answer": item["Answer"],
             "type": item["type"],
         }
         samples.append(
-            Sample(
-                id=item["id"],
-                prompt=record["question"],
-                video=video_paths[item["video"]],
-                objects=objects_for_mode(item, mode),
-                record=record,
-            )
+            Sample(id=item["id"], prompt=record["question"], video=video_paths[item["video"]], objects=objects,
+                   record=record)
         )
     return samples
 

@@ -73,24 +73,43 @@ class RunResult:
     finished: bool
 
 
-def build_inputs(processor: Any, batch: Sequence[Sample], num_frames: int) -> Any:
+def sampling_kwargs(processor: Any, num_frames: int | None, sampling: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The processor's frame-sampling kwargs of a run: `sampling` (e.g. `{"fps": 1, "max_frames": 768}`) when
+    given, else `{"num_frames": num_frames}` (the VideoRefer-7B form; nothing for another family when None).
+
+    Raises:
+        ValueError: an option the processor's family does not take.
+    """
+    from .families import family_of_processor
+
+    family = family_of_processor(processor)
+    if sampling is None:
+        sampling = {"num_frames": num_frames} if num_frames is not None or "num_frames" in family.sampling_options else {}
+    family.check_options(sampling)
+    return dict(sampling)
+
+
+def build_inputs(processor: Any, batch: Sequence[Sample], num_frames: int | None = None,
+                 sampling: Mapping[str, Any] | None = None) -> Any:
     """The processor's inputs (a `BatchFeature`) of a batch of samples: the CPU half of a batch's work.
+
+    The chat messages are the family's (`families.ModelFamily.messages`: VideoRefer-7B puts the video first,
+    VideoRefer-VideoLLaMA3 where the prompt's `<video>` marker stands); the frames are sampled with `sampling`
+    (or `num_frames`, see `sampling_kwargs`).
 
     Raises:
         ValueError: the processor refused an input (unreadable clip, bad mask ...); the message names the items.
     """
+    from .families import family_of_processor
+
+    family = family_of_processor(processor)
+    options = sampling_kwargs(processor, num_frames, sampling)
     texts = [
-        processor.apply_chat_template(
-            [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": sample.prompt}]}],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
+        processor.apply_chat_template(family.messages(sample.prompt, "video"), add_generation_prompt=True, tokenize=False)
         for sample in batch
     ]
     try:
-        return processor(
-            text=texts, videos=[s.video for s in batch], masks=[s.objects for s in batch], num_frames=num_frames
-        )
+        return processor(text=texts, videos=[s.video for s in batch], masks=[s.objects for s in batch], **options)
     except (ValueError, TypeError, FileNotFoundError) as error:
         ids = [sample.id for sample in batch]
         raise ValueError(f"Cannot build the inputs of the batch of items {ids} (sample k is the k-th): {error}") from error
@@ -121,16 +140,18 @@ def generate_answers(
     model: Any,
     processor: Any,
     batch: Sequence[Sample],
-    num_frames: int,
+    num_frames: int | None,
     max_new_tokens: int,
     generator: Any = None,
+    sampling: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Greedy answers (stripped) of a batch of samples: `build_inputs` then `answers_from_inputs`.
 
     Raises:
         ValueError: the processor refused an input (unreadable clip, bad mask ...); the message names the items.
     """
-    return answers_from_inputs(model, processor, build_inputs(processor, batch, num_frames), max_new_tokens, generator)
+    inputs = build_inputs(processor, batch, num_frames, sampling)
+    return answers_from_inputs(model, processor, inputs, max_new_tokens, generator)
 
 
 def _settings_conflicts(records: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], output: str) -> None:
@@ -179,8 +200,9 @@ class _BatchInputs:
     The error travels as a message so that the main process raises the runner's own one-line ValueError, not
     the DataLoader's re-raised traceback."""
 
-    def __init__(self, processor: Any, batches: Sequence[Sequence[Sample]], num_frames: int):
-        self.processor, self.batches, self.num_frames = processor, batches, num_frames
+    def __init__(self, processor: Any, batches: Sequence[Sequence[Sample]], num_frames: int | None,
+                 sampling: Mapping[str, Any] | None = None):
+        self.processor, self.batches, self.num_frames, self.sampling = processor, batches, num_frames, sampling
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -188,13 +210,18 @@ class _BatchInputs:
     def __getitem__(self, index: int) -> tuple[Sequence[Sample], Any, str | None]:
         batch = self.batches[index]
         try:
-            return batch, build_inputs(self.processor, batch, self.num_frames), None
+            return batch, build_inputs(self.processor, batch, self.num_frames, self.sampling), None
         except ValueError as error:
             return batch, None, str(error)
 
 
 def batch_inputs(
-    processor: Any, batches: Sequence[Sequence[Sample]], num_frames: int, num_workers: int = 0, pin_memory: bool = False
+    processor: Any,
+    batches: Sequence[Sequence[Sample]],
+    num_frames: int | None,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    sampling: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[Sequence[Sample], Any]]:
     """`(batch, inputs)` for each batch, in order; with `num_workers` > 0 the inputs are built ahead in worker
     processes (a `torch.utils.data.DataLoader`, two batches ahead per worker), in pinned memory for the GPU.
@@ -204,7 +231,7 @@ def batch_inputs(
     """
     if num_workers < 0:
         raise ValueError(f"num_workers must be 0 or more, got {num_workers}.")
-    dataset = _BatchInputs(processor, batches, num_frames)
+    dataset = _BatchInputs(processor, batches, num_frames, sampling)
     if num_workers == 0 or len(batches) < 2:
         items: Iterator = (dataset[index] for index in range(len(dataset)))
     else:
@@ -233,7 +260,8 @@ def run_predictions(
     samples: Sequence[Sample],
     output: str | os.PathLike,
     *,
-    num_frames: int = DEFAULT_NUM_FRAMES,
+    num_frames: int | None = DEFAULT_NUM_FRAMES,
+    sampling: Mapping[str, Any] | None = None,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     batch_size: int = 1,
     settings: Mapping[str, Any] | None = None,
@@ -249,6 +277,8 @@ def run_predictions(
     Each line is the sample's `record` plus `"pred"` and `settings` (e.g. mode and num_frames, which must match
     those of the lines already in the file). `state` is an `accelerate.PartialState` (or anything with
     `process_index`, `num_processes`, `is_main_process` and `wait_for_everyone()`); by default a single process.
+    `sampling` (the processor's frame-sampling kwargs, e.g. `{"fps": 1, "max_frames": 768}` for
+    VideoRefer-VideoLLaMA3) replaces `num_frames` when given.
     `max_batches` stops this process after that many batches (an interruption, for tests). `generator`: see
     `generate_answers`. `num_workers` > 0 prepares the next batches' inputs (reading media, decoding masks,
     preprocessing) in that many worker processes while the current batch generates (`batch_inputs`); the lines
@@ -260,6 +290,7 @@ def run_predictions(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    sampling = sampling_kwargs(processor, num_frames, sampling)
     state = state or SingleProcess()
     settings = dict(settings or {})
     output = os.fspath(output)
@@ -285,7 +316,7 @@ def run_predictions(
         if max_batches is not None and max_batches < len(batches):
             batches, finished = batches[:max_batches], False
         pin_memory = str(getattr(model, "device", "cpu")).startswith("cuda")
-        for batch, inputs in batch_inputs(processor, batches, num_frames, num_workers, pin_memory):
+        for batch, inputs in batch_inputs(processor, batches, None, num_workers, pin_memory, sampling):
             answers = answers_from_inputs(model, processor, inputs, max_new_tokens, generator)
             for sample, answer in zip(batch, answers):
                 line = {**sample.record, "id": sample.id, "pred": answer, **settings}
@@ -309,6 +340,7 @@ __all__ = [
     "batch_inputs",
     "build_inputs",
     "SingleProcess",
+    "sampling_kwargs",
     "check_resumable",
     "generate_answers",
     "pending_samples",
