@@ -21,6 +21,7 @@ Generation runs sharded over GPUs with `accelerate launch -m transformers_videor
 import argparse
 import os
 import sys
+import time
 from typing import Any
 
 from ..dtypes import DTYPE_NAMES
@@ -178,7 +179,9 @@ def _generate_locked(args: argparse.Namespace, make_samples: Any, command: str, 
         from .loading import check_model_argument
 
         check_model_argument(args.model)
+        load_start = time.perf_counter()
         model, processor = _load_model(args, state)
+        load_seconds = time.perf_counter() - load_start
         loaded = family_of_loaded(model, processor)
         if args.family is not None and loaded is not args.family:
             raise ValueError(
@@ -209,6 +212,8 @@ def _generate_locked(args: argparse.Namespace, make_samples: Any, command: str, 
         )
         if state.is_main_process:
             print(f"videorefer eval {command}: fast generation {generator.compile_choice.report}", file=sys.stderr)
+    if state.is_main_process:
+        print(f"videorefer eval {command}: model loaded in {load_seconds:.1f} s; answering", file=sys.stderr, flush=True)
     try:
         run_predictions(
             model,
