@@ -2,13 +2,15 @@
 and the errors for unreadable media."""
 
 import os
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
+from helpers import case_media_path, load_case_json
 from PIL import Image
 
 import transformers_videorefer  # noqa: F401  (registers the Auto classes)
-from helpers import case_media_path, load_case_json
 from transformers_videorefer.inputs.media import open_clip, sample_frame_indices
 
 MP4_CASE = "video_mp4_multi_frame_masks"
@@ -451,12 +453,21 @@ def test_frames_read_on_several_threads_equal_those_read_on_one(tmp_path, monkey
 def test_frame_threads_default_override_and_workers(monkeypatch):
     import torch.utils.data
 
-    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV, MAX_FRAME_THREADS, frame_threads
+    from transformers_videorefer.inputs import media
+    from transformers_videorefer.inputs.media import (
+        FRAME_THREADS_ENV,
+        MAX_FRAME_THREADS,
+        frame_threads,
+    )
 
     monkeypatch.delenv(FRAME_THREADS_ENV, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(media, "usable_cores", lambda: 64)
     assert frame_threads(100) == MAX_FRAME_THREADS and frame_threads(3) == 3 and frame_threads(0) == 1
-    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # inside a DataLoader worker
+    # inside a DataLoader worker: the cores shared out among the workers
+    monkeypatch.setattr(media, "usable_cores", lambda: 16)
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: SimpleNamespace(num_workers=4))
+    assert frame_threads(100) == 4 and frame_threads(2) == 2
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: SimpleNamespace(num_workers=32))
     assert frame_threads(100) == 1
     monkeypatch.setenv(FRAME_THREADS_ENV, "5")
     assert frame_threads(100) == 5

@@ -27,9 +27,10 @@ _Result = TypeVar("_Result")
 
 
 def frame_threads(num_items: int) -> int:
-    """Threads for the per-frame work of one clip: `$VIDEOREFER_FRAME_THREADS` when set, else the machine's cores
-    (at most 8); 1 inside a DataLoader worker process (the workers already share the cores); never more than
-    `num_items`."""
+    """Threads for the per-frame work of one clip: `$VIDEOREFER_FRAME_THREADS` when set, else the cores this process
+    may use (at most 8), shared out among the workers inside a DataLoader worker process (16 cores, 4 workers: 4
+    threads each, so that a short run's first batches, one per worker, do not wait on a single core); never more
+    than `num_items`."""
     configured = os.environ.get(FRAME_THREADS_ENV)
     if configured is not None:
         try:
@@ -40,9 +41,17 @@ def frame_threads(num_items: int) -> int:
             raise ValueError(f"${FRAME_THREADS_ENV} must be at least 1, got {threads}.")
     else:
         data = sys.modules.get("torch.utils.data")
-        in_worker = data is not None and data.get_worker_info() is not None
-        threads = 1 if in_worker else min(MAX_FRAME_THREADS, os.cpu_count() or 1)
+        worker = data.get_worker_info() if data is not None else None
+        cores = usable_cores()
+        threads = min(MAX_FRAME_THREADS, cores if worker is None else max(1, cores // max(1, worker.num_workers)))
     return max(1, min(threads, num_items))
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform tells it, else `os.cpu_count()`)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def map_frames(function: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
