@@ -13,6 +13,7 @@ import pytest
 import torch
 from helpers import golden_inputs, load_case
 from huggingface_hub import HfApi
+from no_package import BLOCK_PACKAGE
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import transformers_videorefer  # noqa: F401
@@ -51,10 +52,9 @@ def test_converted_repository_layout(converted):
             assert not re.search(r"^\s*(from|import) transformers_videorefer", source, flags=re.M), name
 
 
-REMOTE_SCRIPT = textwrap.dedent(
+REMOTE_SCRIPT = BLOCK_PACKAGE + textwrap.dedent(
     """
     import json, sys, torch
-    sys.modules["transformers_videorefer"] = None  # the package must not be needed
     from transformers import AutoModelForImageTextToText, AutoProcessor
     repo, case = sys.argv[1], sys.argv[2]
     model = AutoModelForImageTextToText.from_pretrained(repo, trust_remote_code=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from no_package import BLOCK_PACKAGE
 from safetensors import safe_open
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -76,17 +77,10 @@ def _processor_inputs(processor, request: dict):
     return processor(text=[prompt], **kwargs)
 
 
-REMOTE_SCRIPT = textwrap.dedent(
+REMOTE_SCRIPT = BLOCK_PACKAGE + textwrap.dedent(
     """
     import json, sys, torch
 
-    class RefusePackage:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "transformers_videorefer":
-                raise ImportError("transformers_videorefer is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, RefusePackage())
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     repo, request_path, out_path = sys.argv[1:4]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from no_package import BLOCK_PACKAGE
 
 import transformers_videorefer  # noqa: F401
 from transformers_videorefer.cli import main as cli_main
@@ -21,8 +22,8 @@ from .training_fixtures import samples, write_media
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples" / "trl"
 
-# Run first in every Python process of these subprocesses: the package cannot be imported there.
-NO_PACKAGE = "import sys\nsys.modules['transformers_videorefer'] = None\n"
+# Run first in every Python process of these subprocesses (a sitecustomize): the package cannot be imported there.
+NO_PACKAGE = BLOCK_PACKAGE
 
 RELOAD_SCRIPT = textwrap.dedent(
     """

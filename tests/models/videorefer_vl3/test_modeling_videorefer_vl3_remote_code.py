@@ -7,6 +7,7 @@ import textwrap
 
 import torch
 from golden_vl3 import load_vl3_case
+from no_package import BLOCK_PACKAGE
 from vl3_model_inputs import stored_model_inputs
 
 from transformers_videorefer.hub.remote_code import remote_code_sources
@@ -14,17 +15,10 @@ from transformers_videorefer.hub.remote_code import remote_code_sources
 MODELING_MODULE = "transformers_videorefer.models.videorefer_vl3.modeling_videorefer_vl3"
 
 # Run in a fresh interpreter where any import of transformers_videorefer fails.
-RELOAD_SCRIPT = textwrap.dedent(
+RELOAD_SCRIPT = BLOCK_PACKAGE + textwrap.dedent(
     """
     import sys
 
-    class RefusePackage:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "transformers_videorefer":
-                raise ImportError("transformers_videorefer is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, RefusePackage())
     import torch
     from transformers import AutoModelForImageTextToText
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from golden_vl3 import VL3_CASES, load_vl3_case
+from no_package import BLOCK_PACKAGE
 
 from transformers_videorefer.models.videorefer_vl3.processing_videorefer_vl3 import (
     VideoReferVL3Processor,
@@ -295,9 +296,7 @@ def test_three_objects_on_a_video_in_object_then_frame_order(vl3_processor):
     assert output["grid_thw"].shape[0] == 4
 
 
-REMOTE_SCRIPT = """
-import sys
-sys.modules["transformers_videorefer"] = None  # the package must not be needed
+REMOTE_SCRIPT = BLOCK_PACKAGE + """
 import numpy as np
 from transformers import AutoProcessor
 processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
