@@ -15,6 +15,7 @@ import urllib.request
 from typing import Any
 
 from ..dtypes import DTYPE_NAMES, canonical_dtype_name
+from ..hub.locations import disable_bpe_cleanup, looks_like_path  # noqa: F401  (the commands' names)
 
 DEFAULT_MODEL = "DAMO-NLP-SG/VideoRefer-7B"
 # Seconds the Hub gets to answer the reachability probe.
@@ -29,21 +30,6 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def looks_like_path(model: str) -> bool:
-    """Whether `--model` was meant as a local folder rather than a Hub id `owner/name`.
-
-    A path starts with `.`, `/` or `~`, holds a backslash (or the OS's own separator when it is not `/`), or has
-    more than one `/` (a Hub id has at most one).
-    """
-    separators = {"\\", os.sep, os.altsep or os.sep} - {"/"}
-    return (
-        model.startswith((".", "/", "~"))
-        or any(separator in model for separator in separators)
-        or model.count("/") > 1
-        or os.path.isabs(model)
-    )
 
 
 def check_model_argument(model: str, flag: str = "--model") -> None:
@@ -182,16 +168,3 @@ def load_model_and_processor(
     return model.to(device).eval(), processor
 
 
-def disable_bpe_cleanup(processor_or_tokenizer: Any) -> None:
-    """Set `clean_up_tokenization_spaces=False` on a BPE tokenizer (Qwen2's) whose config asks for the clean-up.
-
-    The released tokenizer_config.json says `clean_up_tokenization_spaces: true`; transformers ignores it for BPE
-    tokenizers (the clean-up is meant for WordPiece and would remove real spaces) and logs a warning on every decode.
-    Setting the attribute to what is actually done keeps the decoded text the same and the warning away.
-    """
-    tokenizer = getattr(processor_or_tokenizer, "tokenizer", processor_or_tokenizer)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None or type(backend.model).__name__ != "BPE":
-        return
-    if getattr(tokenizer, "clean_up_tokenization_spaces", False):
-        tokenizer.clean_up_tokenization_spaces = False

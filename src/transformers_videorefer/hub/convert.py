@@ -132,7 +132,7 @@ RELEASES_WITH_PUBLISHED_NUMBERS = ("DAMO-NLP-SG/VideoRefer-7B",)
 
 def is_hub_id(source: str) -> bool:
     """Whether `source` is a Hub repository id (`owner/name` or `name`) rather than a local path."""
-    from ..cli.loading import looks_like_path
+    from .locations import looks_like_path
 
     return not os.path.exists(source) and not looks_like_path(source)
 
@@ -227,7 +227,7 @@ def convert_checkpoint(
     register_remote_code()
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
-    from ..cli.loading import disable_bpe_cleanup
+    from .locations import disable_bpe_cleanup
 
     disable_bpe_cleanup(processor)  # the released config asks for a clean-up that BPE tokenizers never do
     model.save_pretrained(destination, max_shard_size=max_shard_size)

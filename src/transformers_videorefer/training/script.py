@@ -15,18 +15,24 @@ from dataclasses import dataclass, field
 
 import torch
 from peft import LoraConfig
-from transformers import AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig, PreTrainedModel, ProcessorMixin
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    BitsAndBytesConfig,
+    PreTrainedModel,
+    ProcessorMixin,
+)
 from trl import ModelConfig, SFTConfig, TrlParser
 
 from ..dtypes import DTYPES, resolve_dtype
 from ..hub.parts import build_from_parts
+from ..models.videorefer_vl3.processing_videorefer_vl3 import VideoReferVL3Processor
 from .checkpoints import (
     OutputDirInUseError,
     ResumeCheckpointError,
     exclusive_output_dir,
     resolve_resume_from_checkpoint,
 )
-from ..models.videorefer_vl3.processing_videorefer_vl3 import VideoReferVL3Processor
 from .collator import VideoReferDataCollator
 from .collator_vl3 import VideoReferVL3DataCollator
 from .data import load_videorefer_dataset
