@@ -3,7 +3,8 @@
 For each case of `videorefer_vl3_tiny` (its media, masks and question through `AutoProcessor`, then the model on the
 device, TF32 off): the logits over the whole sequence within 1e-4 of the original's and the 8 greedy tokens equal,
 with eager and sdpa attention; then the four cases in one left-padded batch (each row's greedy tokens); then a bf16
-run of the batch (it must generate; bf16 numbers are not compared).
+run of the batch (it must generate; bf16 numbers are not compared); then the batch through `FastGreedyGenerator`
+(static caches, the decoding step compiled on CUDA), float32, against the golden ids.
 
     python benchmarks/check_gpu_parity_vl3.py --golden ../shared/golden/videorefer_vl3_tiny
     python benchmarks/check_gpu_parity_vl3.py --tiny --device cpu   # the same checks on the CPU (golden found itself)
@@ -103,6 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         failures += not ok
         print(f"{label} batch of {len(VL3_CASES)}, left-padded: {out} {'OK' if ok else 'FAIL'}"
               + ("" if dtype is None else f" (golden fp32 {expected_ids}; bf16 is not compared)"))
+    # the fast generation path: static caches and the decoding step compiled (on CUDA), the same batch in float32
+    from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator
+
+    model = model.to(torch.float32)
+    inputs = to_device(batch, args.device)
+    generator = FastGreedyGenerator(
+        model, max_cache_len=inputs["input_ids"].shape[1] + GREEDY["max_new_tokens"],
+        compile="always" if str(args.device).startswith("cuda") else "never",
+    )
+    out = generator.generate(**inputs, max_new_tokens=8, min_new_tokens=8)[:, inputs["input_ids"].shape[1]:].cpu().tolist()
+    ok = out == expected_ids
+    failures += not ok
+    print(f"fast generation ({generator.compile_choice.report}) batch of {len(VL3_CASES)}: {out} {'OK' if ok else 'FAIL'}")
     print("all equal" if failures == 0 else f"{failures} FAILED")
     return 1 if failures else 0
 
