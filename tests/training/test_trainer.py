@@ -7,9 +7,9 @@ from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCall
 import transformers_videorefer  # noqa: F401
 from transformers_videorefer.training import VideoReferDataCollator, get_stage, load_videorefer_dataset
 from transformers_videorefer.training.lora import language_model_lora_config
-from transformers_videorefer.training.trainer import build_trainer, videorefer_sft_config
+from transformers_videorefer.training.trainer import build_trainer
 
-from .training_fixtures import caption_samples, samples, write_dataset
+from .training_fixtures import caption_samples, cpu_sft_config, samples, write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +25,6 @@ def _model_and_processor(checkpoint):
     return AutoModelForImageTextToText.from_pretrained(checkpoint), AutoProcessor.from_pretrained(checkpoint)
 
 
-def _args(tmp_path, **overrides):
-    settings = dict(
-        output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, max_steps=2, learning_rate=1e-3,
-        lr_scheduler_type="constant", weight_decay=0.0, logging_steps=1, save_strategy="no", use_cpu=True,
-        bf16=False, gradient_checkpointing=False, disable_tqdm=True, seed=0, dataloader_num_workers=0,
-    )
-    settings.update(overrides)
-    return videorefer_sft_config(**settings)
-
 
 def _train(checkpoint, data_root, tmp_path, stage_name, data="train.json", **overrides):
     model, processor = _model_and_processor(checkpoint)
@@ -41,7 +32,7 @@ def _train(checkpoint, data_root, tmp_path, stage_name, data="train.json", **ove
     dataset = load_videorefer_dataset(data_root / data)
     collator = VideoReferDataCollator(processor, plain=stage.plain, media_root=str(data_root))
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    trainer = build_trainer(model, processor, dataset, _args(tmp_path, **overrides), stage, collator)
+    trainer = build_trainer(model, processor, dataset, cpu_sft_config(tmp_path, **overrides), stage, collator)
     trainer.train()
     changed = {name for name, p in model.named_parameters() if not torch.equal(p.detach(), before[name])}
     return model, trainer, changed, set(before)
@@ -101,7 +92,7 @@ def test_training_logs_tokens_per_second_per_device(golden_checkpoint, data_root
 def test_projector_learning_rate_gets_its_own_groups(golden_checkpoint, data_root, tmp_path):
     model, processor = _model_and_processor(golden_checkpoint)
     dataset = load_videorefer_dataset(data_root / "train.json")
-    trainer = build_trainer(model, processor, dataset, _args(tmp_path), get_stage("3"), projector_lr=5e-2)
+    trainer = build_trainer(model, processor, dataset, cpu_sft_config(tmp_path), get_stage("3"), projector_lr=5e-2)
     optimizer = trainer.create_optimizer()
     by_lr = {}
     for group in optimizer.param_groups:
@@ -119,7 +110,7 @@ def test_lora_trains_saves_reloads_and_merges(golden_checkpoint, data_root, tmp_
     dataset = load_videorefer_dataset(data_root / "train.json")
     collator = VideoReferDataCollator(processor, media_root=str(data_root))
     config = language_model_lora_config(8, 16, 0.0, stage)
-    trainer = build_trainer(model, processor, dataset, _args(tmp_path, max_steps=3), stage, collator, peft_config=config)
+    trainer = build_trainer(model, processor, dataset, cpu_sft_config(tmp_path, max_steps=3), stage, collator, peft_config=config)
     trainer.train()
     peft_model = trainer.model
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
@@ -170,7 +161,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(golden_checkpoin
     def trainer_for(out):
         model, processor = _model_and_processor(golden_checkpoint)
         collator = VideoReferDataCollator(processor, media_root=str(data_root))
-        return build_trainer(model, processor, dataset, _args(tmp_path, output_dir=str(out), **common), stage, collator)
+        return build_trainer(model, processor, dataset, cpu_sft_config(tmp_path, output_dir=str(out), **common), stage, collator)
 
     full = trainer_for(tmp_path / "full")
     full.train()
@@ -200,7 +191,7 @@ def test_skip_invalid_goes_on_past_a_batch_of_only_invalid_samples(golden_checkp
     write_dataset(root, records, "train.json")
     model, processor = _model_and_processor(golden_checkpoint)
     collator = VideoReferDataCollator(processor, media_root=str(root), skip_invalid=True)
-    args = _args(tmp_path, max_steps=2, learning_rate=1e-2, optim="sgd", train_sampling_strategy="sequential")
+    args = cpu_sft_config(tmp_path, max_steps=2, learning_rate=1e-2, optim="sgd", train_sampling_strategy="sequential")
     trainer = build_trainer(model, processor, load_videorefer_dataset(root / "train.json"), args, get_stage("3"), collator)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     losses = []

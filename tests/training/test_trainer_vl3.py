@@ -12,8 +12,9 @@ from transformers_videorefer.training.collator_vl3 import VideoReferVL3DataColla
 from transformers_videorefer.training.label_compression import compress_labels_like_model
 from transformers_videorefer.training.lora import language_model_lora_config
 from transformers_videorefer.training.stages import STAGES, apply_stage, model_part_names
-from transformers_videorefer.training.trainer import build_trainer, videorefer_sft_config
+from transformers_videorefer.training.trainer import build_trainer
 
+from .training_fixtures import cpu_sft_config
 from .training_fixtures_vl3 import copy_vl3_checkpoint, vl3_golden_or_skip, write_vl3_dataset
 
 PARTS = ("vision_model", "projector", "region_encoder", "language_model")
@@ -35,15 +36,6 @@ def _load(checkpoint):
     torch.manual_seed(0)
     return AutoModelForImageTextToText.from_pretrained(checkpoint), AutoProcessor.from_pretrained(checkpoint)
 
-
-def _args(tmp_path, **overrides):
-    settings = dict(
-        output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, max_steps=2, learning_rate=1e-3,
-        lr_scheduler_type="constant", weight_decay=0.0, logging_steps=1, save_strategy="no", use_cpu=True,
-        bf16=False, gradient_checkpointing=False, disable_tqdm=True, seed=0, dataloader_num_workers=0,
-    )
-    settings.update(overrides)
-    return videorefer_sft_config(**settings)
 
 
 def _losses(trainer) -> list[float]:
@@ -106,7 +98,7 @@ def test_fused_loss_of_the_trainer_equals_the_models_own_loss(vl3_checkpoint, da
     model, processor = _load(vl3_checkpoint)
     rows = load_videorefer_dataset(data_root / "train_vl3.json")
     collator = collator_for(processor, media_root=str(data_root))
-    trainer = build_trainer(model, processor, rows, _args(tmp_path), get_stage("3"), collator)
+    trainer = build_trainer(model, processor, rows, cpu_sft_config(tmp_path), get_stage("3"), collator)
     batch = collator([rows[0], rows[1]])
     assert not bool(batch["compression_mask"].all())  # the test exercises compression
     compressed = compress_labels_like_model(model, batch)
@@ -123,7 +115,7 @@ def test_two_steps_give_a_finite_loss_and_the_checkpoint_reloads_and_generates(v
     model, processor = _load(vl3_checkpoint)
     rows = load_videorefer_dataset(data_root / "train_vl3.json")
     collator = collator_for(processor, media_root=str(data_root))
-    trainer = build_trainer(model, processor, rows, _args(tmp_path), get_stage("3"), collator)
+    trainer = build_trainer(model, processor, rows, cpu_sft_config(tmp_path), get_stage("3"), collator)
     trainer.train()
     losses = _losses(trainer)
     assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
@@ -147,7 +139,7 @@ def test_loss_falls_on_one_repeated_batch(vl3_checkpoint, data_root, tmp_path):
     model, processor = _load(vl3_checkpoint)
     rows = load_videorefer_dataset(data_root / "train_vl3.json").select([0, 2])
     collator = collator_for(processor, media_root=str(data_root))
-    args = _args(tmp_path, max_steps=6, learning_rate=3e-3)
+    args = cpu_sft_config(tmp_path, max_steps=6, learning_rate=3e-3)
     trainer = build_trainer(model, processor, rows, args, get_stage("3"), collator)
     trainer.train()
     losses = _losses(trainer)
@@ -162,7 +154,7 @@ def test_lora_on_vl3_trains_adapters_and_the_stage_modules(vl3_checkpoint, data_
     collator = collator_for(processor, media_root=str(data_root))
     config = language_model_lora_config(8, 16, 0.0, stage, model_part_names(model))
     assert set(config.modules_to_save) == {"projector", "region_encoder"}
-    trainer = build_trainer(model, processor, rows, _args(tmp_path), stage, collator, peft_config=config)
+    trainer = build_trainer(model, processor, rows, cpu_sft_config(tmp_path), stage, collator, peft_config=config)
     trainer.train()
     trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable)

@@ -126,3 +126,16 @@ def write_tiny_parts(root: Path):
     state = {f"model.mm_projector.{k}": v for k, v in connector.state_dict().items()}
     torch.save(state, root / "mm_projector.bin")
     return connector
+
+
+def cpu_sft_config(tmp_path: Path, **overrides):
+    """The SFT config of the training tests: 2 constant-rate CPU steps, no saving, seeded; `overrides` on top."""
+    from transformers_videorefer.training.trainer import videorefer_sft_config
+
+    settings = dict(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, max_steps=2, learning_rate=1e-3,
+        lr_scheduler_type="constant", weight_decay=0.0, logging_steps=1, save_strategy="no", use_cpu=True,
+        bf16=False, gradient_checkpointing=False, disable_tqdm=True, seed=0, dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return videorefer_sft_config(**settings)

@@ -65,6 +65,9 @@ class VideoReferDataCollator:
     skip_invalid: bool = False
     seed: int = 0
     skipped_ids: list[str] = field(default_factory=list)
+    # processor attributes holding the placeholder ids a cut must not reach, and what to do about a sample that does
+    placeholder_keys = PLACEHOLDER_KEYS
+    too_long_hint = "raise max_length or shorten the sample."
 
     def prepare(self, row: dict[str, Any]) -> PreparedExample:
         """Prompt, targets, media and objects of one dataset row (cut at `max_length` as the original does)."""
@@ -161,15 +164,17 @@ class VideoReferDataCollator:
                 batch[key] = batch[key][:, :longest]
 
     def _check_length(self, batch: BatchFeature, examples: list[PreparedExample]) -> None:
+        """Refuse a batch whose visual / region placeholders (the processor's `placeholder_keys` ids) reach past
+        `max_length`: cutting there would break the model's placeholder count."""
         if self.max_length is None or batch["input_ids"].shape[1] <= self.max_length:
             return
-        placeholder_ids = torch.tensor([getattr(self.processor, key) for key in PLACEHOLDER_KEYS])
+        placeholder_ids = torch.tensor([getattr(self.processor, key) for key in self.placeholder_keys])
         beyond = torch.isin(batch["input_ids"][:, self.max_length :], placeholder_ids).any(dim=1)
         for row in torch.nonzero(beyond).flatten().tolist():
             raise ValueError(
                 f"training sample {examples[row].sample_id}: its visual / region tokens reach past max_length "
-                f"{self.max_length} (the sequence is {int(batch['attention_mask'][row].sum())} tokens): raise "
-                "max_length or shorten the sample."
+                f"{self.max_length} (the sequence is {int(batch['attention_mask'][row].sum())} tokens): "
+                f"{self.too_long_hint}"
             )
 
     def _encode_checked(self, examples: list[PreparedExample]) -> BatchFeature:

@@ -33,6 +33,9 @@ class VideoReferVL3DataCollator(VideoReferDataCollator):
     in the model). `plain` (stage 1's format) and `num_mask_frames` are VideoRefer-7B options: VL3 refuses them.
     """
 
+    placeholder_keys = ("image_token_id", "region_token_id")
+    too_long_hint = "raise max_length, lower max_frames or shorten the sample."
+
     processor: VideoReferVL3Processor
     fps: float | None = None
     max_frames: int | None = None
@@ -72,14 +75,7 @@ class VideoReferVL3DataCollator(VideoReferDataCollator):
         batch = self._encode(examples)
         if self.max_length is None or batch["input_ids"].shape[1] <= self.max_length:
             return batch
-        placeholders = torch.tensor([self.processor.image_token_id, self.processor.region_token_id])
-        beyond = torch.isin(batch["input_ids"][:, self.max_length :], placeholders).any(dim=1)
-        for row in torch.nonzero(beyond).flatten().tolist():
-            raise ValueError(
-                f"training sample {examples[row].sample_id}: its visual / region tokens reach past max_length "
-                f"{self.max_length} (the sequence is {int(batch['attention_mask'][row].sum())} tokens): raise "
-                "max_length, lower max_frames or shorten the sample."
-            )
+        self._check_length(batch, examples)
         for key in ("input_ids", "attention_mask", "labels"):
             batch[key] = batch[key][:, : self.max_length]
         return batch
