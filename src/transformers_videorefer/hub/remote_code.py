@@ -11,9 +11,12 @@ follow such imports, so the processor's code is written here: the closure of its
 """
 
 import importlib
+import json
 import os
 import re
 from pathlib import Path
+
+from transformers.utils import PROCESSOR_NAME
 
 SHARED_INPUTS_IMPORT = re.compile(r"^(\s*from\s+)\.\.\.inputs\.(\w+)(\s+import\b)", re.MULTILINE)
 SIBLING_IMPORT = re.compile(r"^\s*from\s+\.(\w+)\s+import\b", re.MULTILINE)
@@ -69,6 +72,19 @@ def write_remote_code(save_directory: str | os.PathLike, module_name: str) -> li
     return written
 
 
+def write_processor_remote_code(save_directory: str | os.PathLike, processor_class: type) -> list[Path]:
+    """After a processor's `save_pretrained`: its code (`write_remote_code`) and the `auto_map` entry of the saved
+    `processor_config.json`, so that the folder loads with `AutoProcessor.from_pretrained(..., trust_remote_code=True)`
+    alone. The processor object itself is left as it was (a reloaded copy equals it). Returns the code files."""
+    written = write_remote_code(save_directory, processor_class.__module__)
+    config_path = Path(save_directory) / PROCESSOR_NAME
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    module = processor_class.__module__.rsplit(".", 1)[-1]
+    config["auto_map"] = {"AutoProcessor": f"{module}.{processor_class.__name__}"}
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return written
+
+
 def register_remote_code() -> None:
     """Make `save_pretrained` / `push_to_hub` of the VideoRefer classes write `auto_map` and the code files.
 
@@ -82,17 +98,15 @@ def register_remote_code() -> None:
     VideoReferConfig.register_for_auto_class("AutoConfig")
     VideoReferModel.register_for_auto_class("AutoModel")
     VideoReferForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
-    VideoReferProcessor.remote_code_writer = staticmethod(write_remote_code)
+    VideoReferProcessor.remote_code_writer = staticmethod(write_processor_remote_code)
     _register_vl3_remote_code()
 
 
 def _register_vl3_remote_code() -> None:
-    """The same for VideoRefer-VideoLLaMA3 (its processor only when the family package exports one)."""
+    """The same for VideoRefer-VideoLLaMA3."""
     from ..models import videorefer_vl3
 
     videorefer_vl3.VideoReferVL3Config.register_for_auto_class("AutoConfig")
     videorefer_vl3.VideoReferVL3Model.register_for_auto_class("AutoModel")
     videorefer_vl3.VideoReferVL3ForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
-    processor_class = getattr(videorefer_vl3, "VideoReferVL3Processor", None)
-    if processor_class is not None:
-        processor_class.remote_code_writer = staticmethod(write_remote_code)
+    videorefer_vl3.VideoReferVL3Processor.remote_code_writer = staticmethod(write_processor_remote_code)

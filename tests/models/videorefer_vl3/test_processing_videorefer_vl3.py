@@ -1,5 +1,6 @@
 """VideoReferVL3Processor: golden parity from the raw media, batching, loading, errors and generated inputs."""
 
+import json
 import os
 
 import numpy as np
@@ -317,6 +318,9 @@ def test_remote_code_export_loads_without_the_package(vl3_golden_dir, tmp_path):
 
     processor = AutoProcessor.from_pretrained(str(vl3_golden_dir / "checkpoint"))
     processor.save_pretrained(tmp_path / "exported")
+    assert "auto_map" not in processor.__dict__  # written into the saved config only, the processor is unchanged
+    saved_config = json.loads((tmp_path / "exported" / "processor_config.json").read_text())
+    assert saved_config["auto_map"] == {"AutoProcessor": "processing_videorefer_vl3.VideoReferVL3Processor"}
     for name in ("processing_videorefer_vl3.py", "mask_processing_videorefer_vl3.py", "media.py", "masks.py",
                  "chat_template.jinja"):
         assert (tmp_path / "exported" / name).is_file(), name

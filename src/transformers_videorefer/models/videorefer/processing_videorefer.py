@@ -177,18 +177,8 @@ class VideoReferProcessor(ProcessorMixin):
         transformers-videorefer package, so that the folder loads with `trust_remote_code=True` alone."""
         if self.remote_code_writer is None:
             return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
-        had_auto_map = "auto_map" in self.__dict__
-        previous = self.__dict__.get("auto_map")
-        # Written into the saved config only: the processor itself is unchanged by saving (a reloaded copy equals it).
-        self.auto_map = {"AutoProcessor": f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"}
-        try:
-            files = super().save_pretrained(save_directory)
-        finally:
-            if had_auto_map:
-                self.auto_map = previous
-            else:
-                del self.auto_map
-        self.remote_code_writer(save_directory, type(self).__module__)
+        files = super().save_pretrained(save_directory)
+        self.remote_code_writer(save_directory, type(self))  # the code files and processor_config.json's auto_map
         if push_to_hub:
             repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
             self.push_to_hub(repo_id, **kwargs)

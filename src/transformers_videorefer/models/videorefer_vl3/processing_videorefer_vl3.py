@@ -318,9 +318,8 @@ class VideoReferVL3Processor(ProcessorMixin):
         transformers-videorefer package, so that the folder loads with `trust_remote_code=True` alone."""
         if self.remote_code_writer is None:
             return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
-        self.auto_map = {"AutoProcessor": f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"}
         files = super().save_pretrained(save_directory)
-        self.remote_code_writer(save_directory, type(self).__module__)
+        self.remote_code_writer(save_directory, type(self))  # the code files and processor_config.json's auto_map
         if push_to_hub:
             repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
             self.push_to_hub(repo_id, **kwargs)
