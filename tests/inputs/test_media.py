@@ -501,3 +501,72 @@ def test_video_frames_decoded_on_several_threads_equal_one_threads(mp4_path, mon
     monkeypatch.setenv(FRAME_THREADS_ENV, "4")
     threaded = open_clip(mp4_path).get_frames(range(clip.num_frames))
     assert len(serial) == clip.num_frames and all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
+
+# ----------------------------------------------------------------------------- for_each_frame: read and process at once
+def _collect(clip, indices):
+    """`{index: frame}` of `clip.for_each_frame(indices, ...)`, and how many times each index was handed over."""
+    seen, calls = {}, []
+
+    def keep(index, frame):
+        calls.append(index)
+        seen[index] = frame.copy()
+
+    clip.for_each_frame(indices, keep)
+    return seen, sorted(calls)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_for_each_frame_hands_over_get_frames_frames_once_per_index(mp4_path, frames_folder, decoded_frames, threads, monkeypatch):
+    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV
+
+    monkeypatch.setenv(FRAME_THREADS_ENV, threads)
+    indices = [9, 0, 3, 3, 11, 0]
+    for media in (mp4_path, str(frames_folder), decoded_frames, list(decoded_frames)):
+        seen, calls = _collect(open_clip(media), indices)
+        assert calls == [0, 3, 9, 11], type(media)
+        expected = open_clip(media).get_frames(sorted(seen))
+        assert all(np.array_equal(seen[i], frame) for i, frame in zip(sorted(seen), expected)), type(media)
+        assert all(np.array_equal(seen[i], decoded_frames[i]) for i in seen), type(media)
+
+
+def test_for_each_frame_refuses_indices_outside_the_clip_before_reading(mp4_path):
+    clip = open_clip(mp4_path)
+    calls = []
+    with pytest.raises(ValueError, match="Frame index 12 is outside"):
+        clip.for_each_frame([0, 12], lambda index, frame: calls.append(index))
+    assert calls == []
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_for_each_frame_raises_the_first_failure_in_frame_order(mp4_path, frames_folder, threads, monkeypatch):
+    from transformers_videorefer.inputs.media import FRAME_THREADS_ENV
+
+    monkeypatch.setenv(FRAME_THREADS_ENV, threads)
+
+    def fail_after_four(index, frame):
+        if index >= 4:
+            raise RuntimeError(f"cannot process frame {index}")
+
+    for media in (mp4_path, str(frames_folder)):
+        with pytest.raises(RuntimeError, match="cannot process frame 4"):
+            open_clip(media).for_each_frame(range(12), fail_after_four)
+
+
+def test_for_each_frame_reports_a_frame_of_another_size(tmp_path):
+    folder = _write_frame_folder(tmp_path / "frames", 3)
+    Image.fromarray(np.zeros((10, 12, 3), dtype=np.uint8)).save(folder / "00002.jpg")
+    with pytest.raises(ValueError, match="Frame 2 of the frame folder .* is 12x10, but the clip's first frame is 40x24"):
+        open_clip(str(folder)).for_each_frame([0, 1, 2], lambda index, frame: None)
+
+
+def test_a_video_files_size_comes_without_decoding_a_frame(mp4_path, monkeypatch):
+    import decord
+
+    decoded = []
+    get_batch = decord.VideoReader.get_batch
+    monkeypatch.setattr(decord.VideoReader, "get_batch", lambda self, indices: decoded.extend(indices) or get_batch(self, indices))
+    monkeypatch.setattr(decord.VideoReader, "__getitem__", lambda self, index: pytest.fail("frame decoded for the size"))
+    clip = open_clip(mp4_path)
+    assert (clip.num_frames, clip.height, clip.width) == (12, 90, 120) and decoded == []
+    assert clip.get_frames([5])[0].shape == (90, 120, 3)

@@ -179,8 +179,8 @@ class Clip:
     def _read(self, indices: list[int]) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def get_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
-        """Frames at `indices` (of the original clip) as (height, width, 3) uint8 arrays."""
+    def _distinct_indices(self, indices: Sequence[int]) -> list[int]:
+        """The distinct frame indices of `indices`, in increasing order; an index outside the clip is refused."""
         indices = [int(i) for i in indices]
         for index in indices:
             if not 0 <= index < self.num_frames:
@@ -188,15 +188,32 @@ class Clip:
                     f"Frame index {index} is outside {self.source}, which has {self.num_frames} frames "
                     f"(valid: 0 to {self.num_frames - 1})."
                 )
-        unique = sorted(set(indices))
-        frames = dict(zip(unique, self._read(unique)))
-        for index, frame in frames.items():
-            if frame.shape[:2] != (self.height, self.width):
-                raise ValueError(
-                    f"Frame {index} of {self.source} is {frame.shape[1]}x{frame.shape[0]}, but the clip's first frame "
-                    f"is {self.width}x{self.height}: all frames of a clip must have one size."
-                )
+        return sorted(set(indices))
+
+    def _checked(self, index: int, frame: np.ndarray) -> np.ndarray:
+        """`frame` (frame `index`), refused when its size is not the clip's."""
+        if frame.shape[:2] != (self.height, self.width):
+            raise ValueError(
+                f"Frame {index} of {self.source} is {frame.shape[1]}x{frame.shape[0]}, but the clip's first frame "
+                f"is {self.width}x{self.height}: all frames of a clip must have one size."
+            )
+        return frame
+
+    def get_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Frames at `indices` (of the original clip) as (height, width, 3) uint8 arrays."""
+        indices = [int(i) for i in indices]
+        unique = self._distinct_indices(indices)
+        frames = {index: self._checked(index, frame) for index, frame in zip(unique, self._read(unique))}
         return [frames[i] for i in indices]
+
+    def for_each_frame(self, indices: Sequence[int], function: Callable[[int, np.ndarray], Any]) -> None:
+        """Call `function(index, frame)` once for each distinct index of `indices` with that (height, width, 3) uint8
+        frame, on `frame_threads` threads, each frame handed over as soon as it is read (a frame folder reads and
+        processes each frame on one thread; a video file is decoded in order while earlier frames are processed).
+        Frames are as `get_frames` gives them; the first exception (of reading or of `function`) is raised here.
+        """
+        unique = self._distinct_indices(indices)
+        map_frames(lambda index: function(index, self._checked(index, self._read([index])[0])), unique)
 
 
 class ArrayClip(Clip):
@@ -283,11 +300,20 @@ class VideoFileClip(Clip):
             # ffmpeg's threaded decoding gives the same frames as one thread
             self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=frame_threads(MAX_FRAME_THREADS))
             num_frames = len(self._reader)
-            height, width = self._reader[0].shape[:2] if num_frames else (0, 0)
+            height, width = self._frame_size() if num_frames else (0, 0)
         except (decord.DECORDError, RuntimeError) as error:  # decord reports unreadable files as RuntimeError
             raise ValueError(f"Cannot decode the video file {path!r} (unreadable or corrupt): {error}") from error
         super().__init__(num_frames, height, width, f"the video {path!r}")
         self._path = path
+
+    def _frame_size(self) -> tuple[int, int]:
+        """`(height, width)` of the decoded frames (rotation applied), from the stream's parameters: an empty batch
+        has the frames' shape, and costs no decoding (decoding frame 0 would, and would make the first read seek
+        back to it)."""
+        shape = tuple(self._reader.get_batch([]).shape)
+        if len(shape) == 4 and shape[1] > 0 and shape[2] > 0:
+            return int(shape[1]), int(shape[2])
+        return tuple(self._reader[0].shape[:2])  # a reader that does not report the size: decode frame 0
 
     def _read(self, indices: list[int]) -> list[np.ndarray]:
         import decord
@@ -297,6 +323,28 @@ class VideoFileClip(Clip):
         except (decord.DECORDError, RuntimeError) as error:
             raise ValueError(f"Cannot decode frames {indices} of the video {self._path!r}: {error}") from error
         return [np.ascontiguousarray(frame) for frame in batch]
+
+    def for_each_frame(self, indices: Sequence[int], function: Callable[[int, np.ndarray], Any]) -> None:
+        """As `Clip.for_each_frame`: frames are decoded in increasing order on this thread (decord's `get_batch`
+        one index at a time walks the stream exactly as one call with every index does) while `function` runs on
+        `frame_threads` threads over the frames decoded so far."""
+        unique = self._distinct_indices(indices)
+        threads = frame_threads(len(unique))
+        if threads == 1:
+            for index in unique:
+                function(index, self._checked(index, self._read([index])[0]))
+            return
+        futures = []
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="videorefer-frames") as pool:
+            try:
+                for index in unique:
+                    futures.append(pool.submit(function, index, self._checked(index, self._read([index])[0])))
+                    if futures[-1].done() and futures[-1].exception() is not None:
+                        break  # a frame failed already: decode no further
+            finally:
+                for future in futures:  # the first failure of `function`, in frame order, before a decoding error
+                    if future.exception() is not None:
+                        raise future.exception()
 
     def frame_times(self) -> np.ndarray:
         """`(num_frames, 2)` float: each frame's start and end time in seconds, from the container's timestamps."""
