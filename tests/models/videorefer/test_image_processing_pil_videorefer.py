@@ -7,10 +7,12 @@ import torch
 from PIL import Image
 from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
-from transformers_videorefer.inputs.media import FRAME_THREADS_ENV
+from transformers_videorefer.inputs.media import FRAME_THREADS_ENV, ArrayClip
 from transformers_videorefer.models.videorefer.image_processing_pil_videorefer import (
+    FramePreprocessor,
     pad_frames_to_square,
     pixel_value_table,
+    preprocess_clip_frames,
     preprocess_frames,
 )
 
@@ -71,3 +73,56 @@ def test_the_table_is_the_processors_rescale_and_normalise():
     expected = processor.normalize(processor.rescale(values, 1 / 255), processor.image_mean, processor.image_std)[:, 0]
     assert table.shape == (3, 256) and table.dtype == np.float32 and np.array_equal(table, expected)
     assert pixel_value_table(processor, {**settings, "do_rescale": False, "do_normalize": False}) is None
+
+
+# ------------------------------------------------ preprocess_clip_frames: several requests over one pass of a clip
+def _counting_fills(monkeypatch) -> list:
+    from transformers_videorefer.models.videorefer import image_processing_pil_videorefer as module
+
+    calls = []
+    fill = module.FramePreprocessor.fill
+    monkeypatch.setattr(module.FramePreprocessor, "fill", lambda self, output, row, frame: calls.append(row) or fill(self, output, row, frame))
+    return calls
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_clip_requests_equal_preprocess_frames_of_the_read_frames(threads, monkeypatch):
+    monkeypatch.setenv(FRAME_THREADS_ENV, threads)
+    frames = _frames(6)
+    clip = ArrayClip(frames)
+    plain, other = _processor(), _processor(image_mean=[0.2, 0.3, 0.4])
+    requests = [
+        (FramePreprocessor(plain), [1, 1, 4, 0]),  # repeats, as uniform sampling of a short clip gives
+        (FramePreprocessor(plain), [0, 5]),  # the same settings: frame 0 is preprocessed once
+        (FramePreprocessor(other), [0]),  # other settings: its own rows
+        (FramePreprocessor(plain, overrides={"do_normalize": False}), [2, 4]),
+        (FramePreprocessor(plain, pad_to_square=True), [3]),
+    ]
+    calls = _counting_fills(monkeypatch)
+    results = preprocess_clip_frames(clip, requests)
+    fills = len(calls)
+    for (preprocessor, indices), got in zip(requests, results):
+        expected = preprocess_frames(
+            preprocessor.image_processor, [frames[i] for i in indices], preprocessor.pad_to_square, preprocessor.overrides
+        )
+        assert got.dtype == expected.dtype and torch.equal(got, expected), indices
+    # frames 0, 1, 4, 5 once for the shared settings (0 once for both requests), 0 for `other`, 2 and 4 unnormalised,
+    # 3 padded
+    assert fills == 4 + 1 + 2 + 1
+
+
+def test_clip_requests_off_the_direct_path_take_the_processors_call():
+    frames = _frames(3)
+    cropping = _processor(do_center_crop=True, crop_size={"height": 20, "width": 20})
+    preprocessor = FramePreprocessor(cropping)
+    assert not preprocessor.direct
+    got, plain = preprocess_clip_frames(ArrayClip(frames), [(preprocessor, [2, 0]), (FramePreprocessor(_processor()), [2])])
+    assert torch.equal(got, _reference(cropping, [frames[2], frames[0]]))
+    assert torch.equal(plain, _reference(_processor(), [frames[2]]))
+
+
+def test_equal_settings_of_two_processor_objects_share_rows_and_other_settings_do_not():
+    assert FramePreprocessor(_processor()).key == FramePreprocessor(_processor()).key
+    assert FramePreprocessor(_processor()).key != FramePreprocessor(_processor(), overrides={"rescale_factor": 1 / 127}).key
+    assert FramePreprocessor(_processor()).key != FramePreprocessor(_processor(), pad_to_square=True).key
+    assert FramePreprocessor(_processor()).key != FramePreprocessor(_processor(resample=Image.BILINEAR)).key

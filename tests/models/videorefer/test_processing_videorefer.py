@@ -412,3 +412,27 @@ def test_training_collator_call_style_still_works(processor, small_clip):
     targets = out["labels"][0][out["labels"][0] != -100]
     assert processor.tokenizer.decode(targets).strip() == "It rolls."
     assert (out["labels"][1] == -100).all()
+
+
+def test_a_video_files_frames_are_decoded_once_and_region_rows_are_their_frames_pixels(processor, golden_dir, monkeypatch):
+    """The region frames are read in the same pass as the sampled frames: a frame that is both is decoded and
+    preprocessed once, and every region row is the image processor's pixels of its frame (sampled or not)."""
+    import decord
+
+    from transformers_videorefer.inputs.media import open_clip
+    from transformers_videorefer.models.videorefer.image_processing_pil_videorefer import preprocess_frames
+
+    path = case_media_path(golden_dir, "video_mp4_multi_frame_masks", load_case_json(golden_dir, "video_mp4_multi_frame_masks"))
+    clip = open_clip(path)
+    mask = np.zeros((clip.height, clip.width), dtype=bool)
+    mask[20:60, 30:90] = True
+    decoded = []
+    get_batch = decord.VideoReader.get_batch
+    monkeypatch.setattr(decord.VideoReader, "get_batch", lambda self, indices: decoded.extend(indices) or get_batch(self, indices))
+    # 4 of 12 frames: 1, 4, 7, 10 sampled; masks on 4 (sampled) and 6 (not)
+    inputs = processor(text="<video>\n[<region>] and [<region>]?", videos=[path], masks=[[{4: mask}, {6: mask}]], num_frames=4)
+    assert sorted(decoded) == [1, 4, 6, 7, 10]
+    expected = preprocess_frames(processor.image_processor, clip.get_frames([4, 6]))
+    assert torch.equal(inputs["region_pixel_values"], expected)
+    assert torch.equal(inputs["region_pixel_values"][0], inputs["pixel_values_videos"][0, 1])
+    assert inputs["region_mask_frame_index"].tolist() == [0, 1]

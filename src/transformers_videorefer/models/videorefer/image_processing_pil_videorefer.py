@@ -9,6 +9,7 @@ Both steps are transformers' own: `SiglipImageProcessorPil` resizes, rescales an
 frame on a thread pool, rescale + normalise as a lookup in a table the processor's own methods fill).
 """
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,7 @@ from transformers.image_utils import PILImageResampling, SizeDict
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
-from ...inputs.media import map_frames
+from ...inputs.media import Clip, map_frames
 from .conversion_videorefer import KNOWN_VISION_PREPROCESSORS, locate_vision_tower_folder
 
 # The settings of `SiglipImageProcessorPil` that decide its output (what a video processor must share with it).
@@ -79,12 +80,17 @@ def image_processor_for_vision_tower(
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _square_padder() -> LlavaImageProcessorPil:
+    return LlavaImageProcessorPil()
+
+
 def pad_frames_to_square(frames: Sequence[np.ndarray], image_mean: Sequence[float]) -> list[np.ndarray]:
     """Pad `(height, width, 3)` uint8 frames to `(side, side, 3)`, side = max(height, width), centred on a canvas of
     the colour `int(mean * 255)` per channel (the original's `expand2square`), with `LlavaImageProcessorPil`'s
     `pad_to_square`."""
     fill = tuple(int(x * 255) for x in image_mean)
-    padder = LlavaImageProcessorPil()
+    padder = _square_padder()
     return [np.ascontiguousarray(padder.pad_to_square(frame.transpose(2, 0, 1), fill).transpose(1, 2, 0)) for frame in frames]
 
 
@@ -131,6 +137,86 @@ def _resized(frame: np.ndarray, settings: dict[str, Any]) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).resize((size.width, size.height), resample=resample))
 
 
+class FramePreprocessor:
+    """One call's SigLIP preprocessing (an image processor's settings, `overrides` for this call, optional padding to a
+    square), applied frame by frame: `(height, width, 3)` uint8 frames -> `(3, size, size)` rows of pixel values.
+
+    Bit for bit the output of `image_processor(frames)`, computed with less work: each frame goes from its array to
+    PIL once and is resized there (PIL releases the GIL, so frames run on threads), and rescale + normalise become
+    one lookup in `pixel_value_table` instead of float64 / float32 passes over every pixel. Settings the direct path
+    does not cover (center crop, a size rule other than height x width) take the processor's own call (`direct` is
+    False then; `rows` runs it).
+
+    Two preprocessors with equal `key`s give equal rows for equal frames.
+    """
+
+    def __init__(
+        self, image_processor: SiglipImageProcessorPil, pad_to_square: bool = False, overrides: dict[str, Any] | None = None
+    ):
+        self.image_processor = image_processor
+        self.pad_to_square = bool(pad_to_square)
+        self.overrides = dict(overrides or {})
+        self.settings = _frame_settings(image_processor, self.overrides)
+        self.direct = self.settings is not None
+        self.table = pixel_value_table(image_processor, self.settings) if self.direct else None
+        self.key = self._key()
+
+    def _key(self) -> tuple:
+        """What decides the rows of the direct path: the resize, the value table and the padding colour (a
+        preprocessor off the direct path shares its rows with no other)."""
+        if not self.direct:
+            return ("own call", id(self))
+        size, resample, resize = self.settings["size"], self.settings["resample"], bool(self.settings["do_resize"])
+        return (
+            resize,
+            (size.height, size.width) if resize else None,
+            int(resample) if resize and resample is not None else None,
+            None if self.table is None else (self.table.dtype.str, self.table.tobytes()),
+            tuple(int(x * 255) for x in self.image_processor.image_mean) if self.pad_to_square else None,
+        )
+
+    def output(self, count: int, frame_size: tuple[int, int]) -> np.ndarray:
+        """An empty `(count, 3, height, width)` array for the rows of `count` frames of `frame_size` (direct path)."""
+        if self.pad_to_square:
+            side = max(frame_size)
+            frame_size = (side, side)
+        size = self.settings["size"]
+        height, width = (size.height, size.width) if self.settings["do_resize"] else frame_size
+        return np.empty((count, 3, height, width), dtype=np.uint8 if self.table is None else self.table.dtype)
+
+    def fill(self, output: np.ndarray, row: int, frame: np.ndarray) -> None:
+        """Preprocess one `(height, width, 3)` uint8 frame into `output[row]` (direct path)."""
+        if self.pad_to_square:
+            frame = pad_frames_to_square([frame], self.image_processor.image_mean)[0]
+        resized = _resized(frame, self.settings)  # (height, width, 3) uint8
+        for channel in range(3):
+            if self.table is None:
+                output[row, channel] = resized[..., channel]
+            else:
+                np.take(self.table[channel], resized[..., channel], out=output[row, channel])
+
+    def rows(self, frames: Sequence[Any]) -> torch.Tensor:
+        """`(num_frames, 3, height, width)` pixel values of `frames` (arrays or PIL images, of any sizes)."""
+        from PIL import Image
+
+        if self.pad_to_square:
+            frames = pad_frames_to_square([np.asarray(frame) for frame in frames], self.image_processor.image_mean)
+        direct = self.direct and all(_is_rgb_uint8(frame) for frame in frames)
+        if direct and not self.settings["do_resize"] and len({frame.shape[:2] for frame in frames}) > 1:
+            direct = False  # frames of several sizes, not resized: the processor decides
+        if not direct or not frames:
+            images = [Image.fromarray(frame) if isinstance(frame, np.ndarray) else frame for frame in frames]
+            return self.image_processor(images, return_tensors="pt", **self.overrides)["pixel_values"]
+        plain = FramePreprocessor(self.image_processor, False, self.overrides)  # the frames are padded already
+        output = plain.output(len(frames), frames[0].shape[:2])
+        map_frames(lambda row: plain.fill(output, row, frames[row]), range(len(frames)))
+        return torch.from_numpy(output)
+
+
+def _is_rgb_uint8(frame: Any) -> bool:
+    return isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3
+
+
 def preprocess_frames(
     image_processor: SiglipImageProcessorPil,
     frames: Sequence[np.ndarray],
@@ -139,45 +225,67 @@ def preprocess_frames(
 ) -> torch.Tensor:
     """`(height, width, 3)` uint8 frames -> `(num_frames, 3, size, size)` pixel values through the PIL SigLIP path
     (padded to a square in the mean colour first when `pad_to_square`); `overrides` are SigLIP settings for this
-    call (`do_rescale`, `rescale_factor`, `image_mean`, ...).
-
-    Bit for bit the output of `image_processor(frames)`, computed with less work: each frame goes from its array to
-    PIL once and is resized there (frames spread over `inputs.media.frame_threads` threads, PIL releasing the
-    GIL), and rescale + normalise become one lookup in `pixel_value_table` instead of float64 / float32 passes
-    over every pixel. Inputs other than `(height, width, 3)` uint8 arrays, and settings the direct path does not
-    cover, take the processor's own call.
+    call (`do_rescale`, `rescale_factor`, `image_mean`, ...). Bit for bit `image_processor(frames)`: see
+    `FramePreprocessor`. Inputs other than `(height, width, 3)` uint8 arrays take the processor's own call.
     """
-    from PIL import Image
+    return FramePreprocessor(image_processor, pad_to_square, overrides).rows(list(frames))
 
-    overrides = dict(overrides or {})
-    if pad_to_square:
-        frames = pad_frames_to_square(frames, image_processor.image_mean)
-    settings = _frame_settings(image_processor, overrides)
-    direct = settings is not None and all(
-        isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3
-        for frame in frames
-    )
-    if not direct or not frames:
-        images = [Image.fromarray(frame) if isinstance(frame, np.ndarray) else frame for frame in frames]
-        return image_processor(images, return_tensors="pt", **overrides)["pixel_values"]
-    size = settings["size"]
-    height, width = (size.height, size.width) if settings["do_resize"] else frames[0].shape[:2]
-    if any(frame.shape[:2] != (height, width) for frame in frames) and not settings["do_resize"]:
-        images = [Image.fromarray(frame) for frame in frames]  # frames of several sizes: the processor decides
-        return image_processor(images, return_tensors="pt", **overrides)["pixel_values"]
-    table = pixel_value_table(image_processor, settings)
-    pixels = np.empty((len(frames), 3, height, width), dtype=np.uint8 if table is None else table.dtype)
 
-    def fill(index: int) -> None:
-        resized = _resized(frames[index], settings)  # (height, width, 3) uint8
-        for channel in range(3):
-            if table is None:
-                pixels[index, channel] = resized[..., channel]
+def preprocess_clip_frames(clip: Clip, requests: Sequence[tuple[FramePreprocessor, Sequence[int]]]) -> list[torch.Tensor]:
+    """Read the frames of `clip` that `requests` name once each and preprocess them while the next are read.
+
+    Args:
+        clip: an opened clip (`inputs.media.open_clip`).
+        requests: `(preprocessor, frame_indices)` pairs: the rows wanted, frame indices of the clip (repeats
+            allowed, as uniform sampling of a short clip gives).
+
+    Returns:
+        One `(len(frame_indices), 3, height, width)` tensor per request, in order. A frame that two requests with
+        equal `FramePreprocessor.key`s both name (a region's frame among the sampled ones) is preprocessed once.
+    """
+    outputs: list[np.ndarray | None] = []
+    collected: list[dict[int, np.ndarray]] = []  # frames of the requests that take the processor's own call
+    owner: dict[tuple, int] = {}
+    for number, (preprocessor, indices) in enumerate(requests):
+        outputs.append(preprocessor.output(len(indices), (clip.height, clip.width)) if preprocessor.direct else None)
+        collected.append({})
+        owner.setdefault(preprocessor.key, number)
+    # per frame index: the (request, row) pairs that want it
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    for number, (_, indices) in enumerate(requests):
+        for row, index in enumerate(indices):
+            wanted.setdefault(int(index), []).append((number, row))
+
+    def process(index: int, frame: np.ndarray) -> None:
+        done: dict[int, tuple[int, int]] = {}  # owner request -> (request, row) already holding this frame's row
+        for number, row in wanted[index]:
+            preprocessor, output = requests[number][0], outputs[number]
+            if output is None:
+                collected[number][index] = frame
+                continue
+            first = done.get(owner[preprocessor.key])
+            if first is None:
+                preprocessor.fill(output, row, frame)
+                done[owner[preprocessor.key]] = (number, row)
             else:
-                np.take(table[channel], resized[..., channel], out=pixels[index, channel])
+                output[row] = outputs[first[0]][first[1]]
 
-    map_frames(fill, range(len(frames)))
-    return torch.from_numpy(pixels)
+    clip.for_each_frame(list(wanted), process)
+    results = []
+    for number, (preprocessor, indices) in enumerate(requests):
+        if outputs[number] is None:
+            results.append(preprocessor.rows([collected[number][int(index)] for index in indices]))
+        else:
+            results.append(torch.from_numpy(outputs[number]))
+    return results
 
 
-__all__ = ["as_pil_image_processor", "image_processor_for_vision_tower", "pad_frames_to_square", "pixel_value_table", "preprocess_frames"]
+__all__ = [
+    "FramePreprocessor",
+    "as_pil_image_processor",
+    "image_processor_for_vision_tower",
+    "pad_frames_to_square",
+    "pixel_value_table",
+    "preprocess_clip_frames",
+    "preprocess_frames",
+]

@@ -32,7 +32,9 @@ class SampleRegions:
     Attributes:
         masks: per object, `{frame_index: (grid, grid) float32 0/1 mask}` in the annotation's order (the order
             the model pools and merges them in, as the original).
-        frames: `{frame_index: (height, width, 3) uint8 frame}` for every frame a mask lies on, in increasing order.
+        frames: `{frame_index: (height, width, 3) uint8 frame}` for every frame a mask lies on, in increasing order
+            (`{frame_index: None}` from `decode(..., read_frames=False)`, for the caller to fill: the processor puts
+            each frame's pixel values there).
     """
 
     masks: list[dict[int, torch.Tensor]] = field(default_factory=list)
@@ -133,8 +135,10 @@ class VideoReferMaskProcessor:
         from_boxes: bool,
         where: str,
         keep_vanished: bool = False,
+        read_frames: bool = True,
     ) -> SampleRegions:
-        """Decode a sample's objects on `clip` (an image is a one-frame clip) and read the frames they lie on.
+        """Decode a sample's objects on `clip` (an image is a one-frame clip) and read the frames they lie on
+        (`read_frames=False`: only name them, for a caller that reads them with other frames of the clip).
 
         `keep_vanished`: see `to_grid`.
         """
@@ -156,7 +160,10 @@ class VideoReferMaskProcessor:
                 decoded[frame_index] = torch.from_numpy(np.asarray(array, dtype=np.float32))
             masks.append(decoded)
         needed = sorted({frame for obj in masks for frame in obj})
-        frames = dict(zip(needed, clip.get_frames(needed))) if needed else {}
+        if not read_frames:
+            frames = dict.fromkeys(needed)
+        else:
+            frames = dict(zip(needed, clip.get_frames(needed))) if needed else {}
         grids = [
             {frame: self.to_grid(mask, keep_vanished, f"{where}, object {number}, frame {frame}") for frame, mask in obj.items()}
             for number, obj in enumerate(masks)

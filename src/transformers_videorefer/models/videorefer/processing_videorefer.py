@@ -24,9 +24,10 @@ from .configuration_videorefer import VideoReferConfig
 from .conversion_videorefer import is_legacy_config_dict
 from .image_processing_pil_videorefer import (
     PIL_PREPROCESSING_KEYS,
+    FramePreprocessor,
     as_pil_image_processor,
     image_processor_for_vision_tower,
-    preprocess_frames,
+    preprocess_clip_frames,
 )
 from .mask_processing_videorefer import VideoReferMaskProcessor, objects_per_sample
 from .processing_kwargs_videorefer import (
@@ -361,29 +362,39 @@ class VideoReferProcessor(ProcessorMixin):
             raise ValueError(f"target_spans must hold one list of spans per sample: {len(texts)} samples, got {len(target_spans)}.")
         pad = self.image_aspect_ratio == "pad"
         batch_ids, batch_targets, batch_offsets, image_pixels, video_pixels, regions = [], [], [], [], [], []
-        region_kinds = []
         for index, (prompt, kind, (objects, from_boxes)) in enumerate(zip(texts, kinds, objects_in)):
             clip, frames_per_video = None, options.num_frames
             if kind == "image":
-                image = load_image(next(media["image"]))
-                image_pixels.append(preprocess_frames(self.image_processor, [image], pad, options.image_overrides))
-                clip = ArrayClip([image], "the image")
+                clip = ArrayClip([load_image(next(media["image"]))], "the image")
             elif kind == "video":
                 clip = open_clip(channels_last(next(media["video"])))
-                video = self.video_processor(
-                    clip, num_frames=options.num_frames, do_pad=pad, do_sample_frames=options.do_sample_frames,
-                    **options.video_overrides,
-                )
-                video_pixels.append(video["pixel_values_videos"][0])
-                frames_per_video = video_pixels[-1].shape[0]
             elif objects:
                 raise ValueError(f"sample {index}: <region> markers need a video or an image (no <video>/<image> marker).")
             sample_regions = None if clip is None else self.mask_processor.decode(
-                objects, clip, kind == "image", from_boxes, f"sample {index}", options.keep_vanished_masks
+                objects, clip, kind == "image", from_boxes, f"sample {index}", options.keep_vanished_masks,
+                read_frames=False,
             )
+            # the frames the masks lie on, preprocessed with the call's settings for the sample's medium, in the
+            # same pass over the clip as its own frames (a frame that is both is preprocessed once)
+            overrides = options.image_overrides if kind == "image" else options.video_overrides
+            region_request = []
+            if sample_regions is not None and sample_regions.masks and sample_regions.frames:
+                region_request = [(FramePreprocessor(self.image_processor, pad, overrides), list(sample_regions.frames))]
+            if kind == "image":
+                image_rows, *region_rows = preprocess_clip_frames(
+                    clip, [(FramePreprocessor(self.image_processor, pad, overrides), [0]), *region_request]
+                )
+                image_pixels.append(image_rows)
+            elif kind == "video":
+                video, _, region_rows = self.video_processor.clip_pixel_values(
+                    clip, options.num_frames, pad, options.do_sample_frames, overrides, also=region_request
+                )
+                video_pixels.append(video)
+                frames_per_video = video.shape[0]
+            if region_request:
+                sample_regions.frames = dict(zip(sample_regions.frames, region_rows[0]))
             if sample_regions is not None:
                 regions.append(sample_regions)
-                region_kinds += [kind] * (len(sample_regions.frames) if sample_regions.masks else 0)
             per_object = [len(obj) for obj in sample_regions.masks] if sample_regions is not None else []
             spans = target_spans[index] if target_spans is not None else None
             ids, targets, offsets = prompt_token_ids(
@@ -407,30 +418,15 @@ class VideoReferProcessor(ProcessorMixin):
                     f"({[v.shape[0] for v in video_pixels]}) and cannot be batched: with do_sample_frames=False give "
                     "videos of equal length, or let the processor sample num_frames frames of each."
                 )
-            visual["pixel_values_videos"] = torch.stack(video_pixels)
-        region_data, region_frames = self.mask_processor.collate(regions)
+            # one video: a view, no copy
+            visual["pixel_values_videos"] = video_pixels[0][None] if len(video_pixels) == 1 else torch.stack(video_pixels)
+        region_data, region_rows = self.mask_processor.collate(regions)
         if region_data:
-            visual["region_pixel_values"] = self._region_pixel_values(region_frames, region_kinds, options)
+            visual["region_pixel_values"] = torch.stack(region_rows)
             visual.update(region_data)
         if options.return_tensors == "np":
             visual = {key: value.numpy() for key, value in visual.items()}
         return BatchFeature(data={**data, **visual}, tensor_type="pt" if options.return_tensors == "pt" else None)
-
-    def _region_pixel_values(self, frames: list, kinds: list[str], options: Any) -> torch.Tensor:
-        """`(num_region_frames, 3, H, W)`: the frames the masks lie on, preprocessed with the call's settings for
-        their sample's medium (`images_kwargs` for an image, `videos_kwargs` for a video)."""
-        pad = self.image_aspect_ratio == "pad"
-        overrides = {"image": options.image_overrides, "video": options.video_overrides}
-        if options.image_overrides == options.video_overrides:
-            return preprocess_frames(self.image_processor, frames, pad, options.image_overrides)
-        chunks, start = [], 0
-        while start < len(frames):
-            stop = start
-            while stop < len(frames) and kinds[stop] == kinds[start]:
-                stop += 1
-            chunks.append(preprocess_frames(self.image_processor, frames[start:stop], pad, overrides[kinds[start]]))
-            start = stop
-        return torch.cat(chunks)
 
     def apply_chat_template(self, conversation: list | tuple, chat_template: str | None = None, **kwargs) -> Any:
         """transformers' `apply_chat_template`, for one conversation or a batch.

@@ -20,7 +20,7 @@ from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata
 
 from ...inputs.media import Clip, open_clip, sample_frame_indices
-from .image_processing_pil_videorefer import PIL_PREPROCESSING_KEYS, preprocess_frames
+from .image_processing_pil_videorefer import PIL_PREPROCESSING_KEYS, FramePreprocessor, preprocess_clip_frames
 
 # The frame settings a call may change (they change pixel values, never the number of frames or tokens).
 PIXEL_OVERRIDES = ("do_convert_rgb", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
@@ -130,19 +130,50 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
         count = self.num_frames if num_frames is None else int(num_frames)
         return sample_frame_indices(int(metadata.total_num_frames), count)
 
-    def sample_clip(
-        self, video: Any, num_frames: int | None = None, do_sample_frames: bool | None = None
-    ) -> tuple[list[np.ndarray], VideoMetadata]:
-        """Open `video` (see `inputs.media.open_clip`) and read its sampled frames, `(height, width, 3)` uint8 each
+    def clip_metadata(self, clip: Clip, num_frames: int | None = None, do_sample_frames: bool | None = None) -> VideoMetadata:
+        """The `VideoMetadata` of an opened clip, with `frames_indices` the frames the model sees: the sampled ones
         (every frame, in order, when sampling is off: `do_sample_frames=False`)."""
-        clip = video if isinstance(video, Clip) else open_clip(channels_last(video))
         metadata = VideoMetadata(total_num_frames=clip.num_frames, height=clip.height, width=clip.width)
         sample = self.do_sample_frames if do_sample_frames is None else do_sample_frames
         if sample:
             metadata.frames_indices = self.sample_frames(metadata, num_frames=num_frames)
         else:
             metadata.frames_indices = list(range(clip.num_frames))
+        return metadata
+
+    def sample_clip(
+        self, video: Any, num_frames: int | None = None, do_sample_frames: bool | None = None
+    ) -> tuple[list[np.ndarray], VideoMetadata]:
+        """Open `video` (see `inputs.media.open_clip`) and read its sampled frames, `(height, width, 3)` uint8 each
+        (every frame, in order, when sampling is off: `do_sample_frames=False`)."""
+        clip = video if isinstance(video, Clip) else open_clip(channels_last(video))
+        metadata = self.clip_metadata(clip, num_frames, do_sample_frames)
         return clip.get_frames(metadata.frames_indices), metadata
+
+    def frame_preprocessor(self, do_pad: bool | None = None, overrides: dict[str, Any] | None = None) -> FramePreprocessor:
+        """The per-frame preprocessing of this processor's settings (`overrides` replacing some) for one call."""
+        pad = self.do_pad if do_pad is None else do_pad
+        return FramePreprocessor(self.frame_processor(overrides), bool(pad), overrides)
+
+    def clip_pixel_values(
+        self,
+        clip: Clip,
+        num_frames: int | None = None,
+        do_pad: bool | None = None,
+        do_sample_frames: bool | None = None,
+        overrides: dict[str, Any] | None = None,
+        also: Sequence[tuple[FramePreprocessor, Sequence[int]]] = (),
+    ) -> tuple[torch.Tensor, VideoMetadata, list[torch.Tensor]]:
+        """The pixel values of an opened clip's sampled frames, `(num_frames, 3, height, width)`, and its metadata.
+
+        Each frame is read once and preprocessed while the next ones are read (`preprocess_clip_frames`); `also`
+        names more `(preprocessor, frame_indices)` rows wanted from the same clip (a region's frames), read in the
+        same pass, returned third (a list, one tensor per request).
+        """
+        metadata = self.clip_metadata(clip, num_frames, do_sample_frames)
+        requests = [(self.frame_preprocessor(do_pad, overrides), metadata.frames_indices), *also]
+        pixels, *more = preprocess_clip_frames(clip, requests)
+        return pixels, metadata, more
 
     def preprocess(
         self,
@@ -184,8 +215,9 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
             raise ValueError("VideoReferVideoProcessor needs at least one video, got none.")
         pixels, metadata = [], []
         for video in items:
-            frames, video_metadata = self.sample_clip(video, num_frames, do_sample_frames)
-            pixels.append(self.frames_to_pixel_values(frames, do_pad, overrides))
+            clip = video if isinstance(video, Clip) else open_clip(channels_last(video))
+            video_pixels, video_metadata, _ = self.clip_pixel_values(clip, num_frames, do_pad, do_sample_frames, overrides)
+            pixels.append(video_pixels)
             metadata.append(video_metadata)
         stacked = pixels[0][None] if len(pixels) == 1 else torch.stack(pixels)  # one video: a view, no copy
         output = BatchFeature(data={"pixel_values_videos": stacked}, tensor_type="pt")
@@ -197,8 +229,7 @@ class VideoReferVideoProcessor(BaseVideoProcessor):
         self, frames: Sequence[np.ndarray], do_pad: bool | None = None, overrides: dict[str, Any] | None = None
     ) -> torch.Tensor:
         """Already read `(height, width, 3)` uint8 frames -> `(num_frames, 3, height, width)` pixel values."""
-        pad = self.do_pad if do_pad is None else do_pad
-        return preprocess_frames(self.frame_processor(overrides), frames, pad_to_square=bool(pad))
+        return self.frame_preprocessor(do_pad, overrides).rows(list(frames))
 
 
 __all__ = ["VideoReferVideoProcessor", "channels_last"]
