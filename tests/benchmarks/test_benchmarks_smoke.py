@@ -41,6 +41,11 @@ EXPECTED: dict[str, list[str]] = {
         "re:batch   1 sdpa_grouped *: step .* equal to sdpa_grouped's 100 %",
         "re:batch   1 math32 *: step",
     ],
+    "profile_ask.py": [
+        "| ask, 4 frames 160x96, float32 on cpu | phase | ms (median) |",
+        "re:\\| JPEG folder \\| whole processor call \\| [0-9.]+ \\|",
+        "re:\\| mp4 \\| time to first token \\| [0-9.]+ \\|",
+    ],
     "profile_preprocessing.py": [
         "| preprocessing: 4 frames 160x96 -> 64x64 | threads | ms per sample (median) |",
         "re:\\| JPEG folder \\| 1 \\| [0-9]+ \\|",
@@ -54,7 +59,7 @@ EXPECTED: dict[str, list[str]] = {
         "whole forward (logits of the last token)",
     ],
 }
-NEEDS_GOLDEN = {"bench_end_to_end.py", "bench_train_distributed.py", "check_gpu_parity.py", "make_random_checkpoint.py"}
+NEEDS_GOLDEN = {"bench_end_to_end.py", "profile_ask.py", "bench_train_distributed.py", "check_gpu_parity.py", "make_random_checkpoint.py"}
 
 
 def test_every_benchmark_script_has_a_tiny_mode():
