@@ -193,11 +193,15 @@ def test_num_workers_default_shares_half_the_cores_and_refuses_negative(monkeypa
 
     from transformers_videorefer.cli import eval as cli_eval
     from transformers_videorefer.evaluation.runner import batch_inputs
+    from transformers_videorefer.inputs import media
 
-    monkeypatch.setattr(cli_eval.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(media.os, "cpu_count", lambda: 64)  # the machine's cores ...
+    monkeypatch.setattr(media.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)  # ... this process's
     auto = argparse.Namespace(num_workers=None)
     assert cli_eval._num_workers(auto, Shard(0, 1)) == 8
     assert cli_eval._num_workers(auto, Shard(0, 4)) == 2
+    monkeypatch.setattr(media.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert cli_eval._num_workers(auto, Shard(0, 1)) == 2
     assert cli_eval._num_workers(argparse.Namespace(num_workers=0), Shard(0, 1)) == 0
     with pytest.raises(ValueError, match="num_workers must be 0 or more, got -1"):
         list(batch_inputs(None, [[]], 4, num_workers=-1))

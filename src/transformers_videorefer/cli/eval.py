@@ -158,10 +158,13 @@ def _generate(args: argparse.Namespace, make_samples: Any, command: str) -> tupl
 
 
 def _num_workers(args: argparse.Namespace, state: Any) -> int:
-    """`--num-workers`, or half of the cores shared by the run's processes (at most 8 each)."""
+    """`--num-workers`, or half of the cores this process may use (its CPU affinity), shared by the run's processes
+    (at most 8 each)."""
     if args.num_workers is not None:
         return args.num_workers
-    return max(0, min(8, (os.cpu_count() or 2) // (2 * max(1, state.num_processes))))
+    from ..inputs.media import usable_cores
+
+    return max(0, min(8, usable_cores() // (2 * max(1, state.num_processes))))
 
 
 def _generate_locked(args: argparse.Namespace, make_samples: Any, command: str, state: Any) -> tuple[Any, int | None]:
@@ -419,8 +422,8 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, questions: str) -
     parser.add_argument("--batch-size", type=int, default=1, help="questions per generate call (default 1)")
     parser.add_argument(
         "--num-workers", type=int, default=None,
-        help="processes that read media and build the next batches while one generates (default: half of this "
-        "machine's cores shared by the run's processes; 0 builds them in the main process)",
+        help="processes that read media and build the next batches while one generates (default: half of the cores "
+        "this process may use, shared by the run's processes, at most 8; 0 builds them in the main process)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
                         help=f"default {DEFAULT_MAX_NEW_TOKENS}, as the release evaluation")
