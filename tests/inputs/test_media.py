@@ -570,3 +570,19 @@ def test_a_video_files_size_comes_without_decoding_a_frame(mp4_path, monkeypatch
     clip = open_clip(mp4_path)
     assert (clip.num_frames, clip.height, clip.width) == (12, 90, 120) and decoded == []
     assert clip.get_frames([5])[0].shape == (90, 120, 3)
+
+
+def test_a_decord_that_refuses_empty_batches_still_gives_the_size(mp4_path, monkeypatch):
+    import decord
+
+    get_batch = decord.VideoReader.get_batch
+
+    def refuse_empty(self, indices):
+        if len(indices) == 0:
+            raise decord.DECORDError("empty batch")
+        return get_batch(self, indices)
+
+    monkeypatch.setattr(decord.VideoReader, "get_batch", refuse_empty)
+    clip = open_clip(mp4_path)
+    assert (clip.height, clip.width) == (90, 120)
+    assert clip.get_frames([0])[0].shape == (90, 120, 3)

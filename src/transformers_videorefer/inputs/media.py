@@ -310,7 +310,12 @@ class VideoFileClip(Clip):
         """`(height, width)` of the decoded frames (rotation applied), from the stream's parameters: an empty batch
         has the frames' shape, and costs no decoding (decoding frame 0 would, and would make the first read seek
         back to it)."""
-        shape = tuple(self._reader.get_batch([]).shape)
+        import decord
+
+        try:
+            shape = tuple(self._reader.get_batch([]).shape)
+        except (decord.DECORDError, RuntimeError, ValueError, IndexError):  # a decord that refuses empty batches
+            shape = ()
         if len(shape) == 4 and shape[1] > 0 and shape[2] > 0:
             return int(shape[1]), int(shape[2])
         return tuple(self._reader[0].shape[:2])  # a reader that does not report the size: decode frame 0
