@@ -197,12 +197,28 @@ def same_generation_path(model, processor, args: argparse.Namespace, command_cho
     return FastGreedyGenerator(model, max_cache_len=room + 512 + args.max_new_tokens, compile="always" if compiled else "never")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--model`, `--tiny`, `--device` and `--dtype`, as the end-to-end scripts take them."""
     parser.add_argument("--model", help="a VideoRefer checkpoint folder (default with --tiny: a tiny random one)")
     parser.add_argument("--tiny", action="store_true", help="tiny random model and small clips: a smoke run on a CPU")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bf16")
+
+
+def model_folder(model: str | None, scratch: Path) -> str:
+    """`model`, or (None: the --tiny runs) a tiny random checkpoint written under `scratch` with the golden tiny
+    checkpoint's tokenizer (any VideoRefer tokenizer does)."""
+    if model is not None:
+        return model
+    from bench_inference import golden_checkpoint
+    from make_random_checkpoint import make_random_checkpoint
+
+    return str(make_random_checkpoint(str(golden_checkpoint()), scratch / "model", "cpu", "float32", tiny=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
     parser.add_argument("--questions", type=int, default=128)
     parser.add_argument("--clips", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -233,13 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        model_path = args.model
-        if model_path is None:
-            from bench_inference import golden_checkpoint
-            from make_random_checkpoint import make_random_checkpoint
-
-            tokenizer = str(golden_checkpoint())  # any VideoRefer tokenizer: the golden tiny one
-            model_path = str(make_random_checkpoint(tokenizer, scratch / "model", "cpu", "float32", tiny=True))
+        model_path = model_folder(args.model, scratch)
         questions = make_benchmark(scratch / "bench", args.questions, args.clips, clip_frames, height, width)
         command_rates = {
             workers: run_command(args, model_path, questions, scratch / "bench", scratch / f"pred{number}.jsonl", workers)

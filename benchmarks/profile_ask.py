@@ -36,11 +36,10 @@ def median_ms(function: Callable[[], object], repeats: int, sync: Callable[[], N
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench_end_to_end import add_model_arguments, model_folder, rle_of_box, write_clip
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="a VideoRefer checkpoint folder (default with --tiny: a tiny random one)")
-    parser.add_argument("--tiny", action="store_true", help="tiny random model and a small clip: a smoke run")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--dtype", default="bf16")
+    add_model_arguments(parser)
     parser.add_argument("--frames", type=int, default=16, help="frames of the clip, all sampled (default 16)")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
@@ -51,20 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--model is required without --tiny")
 
     import torch
-    from bench_end_to_end import rle_of_box, write_clip
 
     from transformers_videorefer.cli.loading import load_model_and_processor
     from transformers_videorefer.inputs.media import open_clip, sample_frame_indices
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        model_path = args.model
-        if model_path is None:
-            from bench_inference import golden_checkpoint
-            from make_random_checkpoint import make_random_checkpoint
-
-            model_path = str(make_random_checkpoint(str(golden_checkpoint()), scratch / "model", "cpu", "float32", tiny=True))
-        model, processor = load_model_and_processor(model_path, args.dtype, args.device)
+        model, processor = load_model_and_processor(model_folder(args.model, scratch), args.dtype, args.device)
         sync = torch.cuda.synchronize if str(model.device).startswith("cuda") else (lambda: None)
         mask = {"0": {"segmentation": rle_of_box(height, width, height // 3, width // 3, max(24, height // 6))}}
         prompt = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What is [<region>] doing?"}]}]
