@@ -166,7 +166,11 @@ class Clip:
         num_frames: number of frames of the original clip.
         height, width: the clip's frame size.
         source: a description of where the frames come from, for error messages.
+        reads_depend_on_history: whether a frame read can depend on what was read before it (see `VideoFileClip`);
+            readers of such a clip keep the original's order of reads instead of merging them.
     """
+
+    reads_depend_on_history = False
 
     def __init__(self, num_frames: int, height: int, width: int, source: str):
         if num_frames < 1:
@@ -288,7 +292,14 @@ class GifClip(Clip):
 
 
 class VideoFileClip(Clip):
-    """A video file decoded with decord (frames decoded only when asked for, on `frame_threads` threads)."""
+    """A video file decoded with decord (frames decoded only when asked for, on `frame_threads` threads).
+
+    decord's frames of some streams (MPEG-4 Part 2 with B-frames) depend on what the reader decoded before them
+    (where it seeks from), so `reads_depend_on_history`: the processor reads a video file as the original does, a
+    fresh reader walking the sampled frames, then the frames the masks lie on, in a second walk.
+    """
+
+    reads_depend_on_history = True
 
     def __init__(self, path: str):
         import decord

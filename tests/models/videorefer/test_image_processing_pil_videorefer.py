@@ -126,3 +126,24 @@ def test_equal_settings_of_two_processor_objects_share_rows_and_other_settings_d
     assert FramePreprocessor(_processor()).key != FramePreprocessor(_processor(), overrides={"rescale_factor": 1 / 127}).key
     assert FramePreprocessor(_processor()).key != FramePreprocessor(_processor(), pad_to_square=True).key
     assert FramePreprocessor(_processor()).key != FramePreprocessor(_processor(resample=Image.BILINEAR)).key
+
+
+def test_a_clip_whose_reads_depend_on_history_is_read_one_request_after_the_other(monkeypatch):
+    frames = _frames(6)
+
+    class HistoryClip(ArrayClip):
+        reads_depend_on_history = True
+
+    clip = HistoryClip(frames)
+    order = []
+    read = ArrayClip._read
+    monkeypatch.setattr(ArrayClip, "_read", lambda self, indices: order.extend(indices) or read(self, indices))
+    monkeypatch.setenv(FRAME_THREADS_ENV, "1")
+    requests = [(FramePreprocessor(_processor()), [1, 3, 5]), (FramePreprocessor(_processor()), [0, 3])]
+    video, region = preprocess_clip_frames(clip, requests)
+    assert order == [1, 3, 5, 0, 3]  # the sampled frames, then the region frames: frame 3 read again
+    assert torch.equal(video, preprocess_frames(_processor(), [frames[i] for i in (1, 3, 5)]))
+    assert torch.equal(region, preprocess_frames(_processor(), [frames[i] for i in (0, 3)]))
+    order.clear()
+    preprocess_clip_frames(ArrayClip(frames), requests)
+    assert sorted(order) == [0, 1, 3, 5]  # one pass, frame 3 once

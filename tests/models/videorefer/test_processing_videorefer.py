@@ -1,6 +1,8 @@
 """VideoReferProcessor: golden parity (prompt, ids, pixels, greedy ids), batching, save/reload, chat template,
 and the errors about markers and media counts."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -414,9 +416,9 @@ def test_training_collator_call_style_still_works(processor, small_clip):
     assert (out["labels"][1] == -100).all()
 
 
-def test_a_video_files_frames_are_decoded_once_and_region_rows_are_their_frames_pixels(processor, golden_dir, monkeypatch):
-    """The region frames are read in the same pass as the sampled frames: a frame that is both is decoded and
-    preprocessed once, and every region row is the image processor's pixels of its frame (sampled or not)."""
+def test_a_video_file_is_read_as_the_original_reads_it(processor, golden_dir, monkeypatch):
+    """A fresh reader walks the sampled frames, then the frames the masks lie on (decord's frames of some streams
+    depend on the reads before them); every region row is the image processor's pixels of its frame."""
     import decord
 
     from transformers_videorefer.inputs.media import open_clip
@@ -431,8 +433,24 @@ def test_a_video_files_frames_are_decoded_once_and_region_rows_are_their_frames_
     monkeypatch.setattr(decord.VideoReader, "get_batch", lambda self, indices: decoded.extend(indices) or get_batch(self, indices))
     # 4 of 12 frames: 1, 4, 7, 10 sampled; masks on 4 (sampled) and 6 (not)
     inputs = processor(text="<video>\n[<region>] and [<region>]?", videos=[path], masks=[[{4: mask}, {6: mask}]], num_frames=4)
-    assert sorted(decoded) == [1, 4, 6, 7, 10]
+    assert decoded == [1, 4, 7, 10, 4, 6]
     expected = preprocess_frames(processor.image_processor, clip.get_frames([4, 6]))
     assert torch.equal(inputs["region_pixel_values"], expected)
     assert torch.equal(inputs["region_pixel_values"][0], inputs["pixel_values_videos"][0, 1])
     assert inputs["region_mask_frame_index"].tolist() == [0, 1]
+
+
+def test_a_frame_folders_region_frame_among_the_sampled_ones_is_read_once(processor, golden_dir, monkeypatch):
+    from transformers_videorefer.inputs import media
+    from transformers_videorefer.models.videorefer.image_processing_pil_videorefer import preprocess_frames
+
+    path = case_media_path(golden_dir, "video_dir_single_frame_mask", load_case_json(golden_dir, "video_dir_single_frame_mask"))
+    clip = media.open_clip(path)
+    mask = np.zeros((clip.height, clip.width), dtype=bool)
+    mask[20:60, 30:90] = True
+    read = []
+    read_image_file = media.read_image_file
+    monkeypatch.setattr(media, "read_image_file", lambda file, what="image": read.append(os.path.basename(file)) or read_image_file(file, what))
+    inputs = processor(text="<video>\n[<region>] and [<region>]?", videos=[path], masks=[[{4: mask}, {6: mask}]], num_frames=4)
+    assert sorted(read) == sorted(os.path.basename(f) for f in np.array(sorted(os.listdir(path)))[[1, 4, 6, 7, 10]])
+    assert torch.equal(inputs["region_pixel_values"], preprocess_frames(processor.image_processor, clip.get_frames([4, 6])))

@@ -232,7 +232,7 @@ def preprocess_frames(
 
 
 def preprocess_clip_frames(clip: Clip, requests: Sequence[tuple[FramePreprocessor, Sequence[int]]]) -> list[torch.Tensor]:
-    """Read the frames of `clip` that `requests` name once each and preprocess them while the next are read.
+    """Read the frames of `clip` that `requests` name and preprocess each while the next ones are read.
 
     Args:
         clip: an opened clip (`inputs.media.open_clip`).
@@ -240,24 +240,49 @@ def preprocess_clip_frames(clip: Clip, requests: Sequence[tuple[FramePreprocesso
             allowed, as uniform sampling of a short clip gives).
 
     Returns:
-        One `(len(frame_indices), 3, height, width)` tensor per request, in order. A frame that two requests with
-        equal `FramePreprocessor.key`s both name (a region's frame among the sampled ones) is preprocessed once.
+        One `(len(frame_indices), 3, height, width)` tensor per request, in order.
+
+    Frames are read in one pass over the clip, and a frame that two requests with equal `FramePreprocessor.key`s
+    both name (a region's frame among the sampled ones) is read and preprocessed once. A clip whose reads depend on
+    their history (`Clip.reads_depend_on_history`: video files) is read one request after the other instead, each
+    request's frames in one pass, as the original reads the sampled frames and then the region frames.
     """
     outputs: list[np.ndarray | None] = []
     collected: list[dict[int, np.ndarray]] = []  # frames of the requests that take the processor's own call
-    owner: dict[tuple, int] = {}
-    for number, (preprocessor, indices) in enumerate(requests):
+    for preprocessor, indices in requests:
         outputs.append(preprocessor.output(len(indices), (clip.height, clip.width)) if preprocessor.direct else None)
         collected.append({})
+    numbers = list(range(len(requests)))
+    for group in [[number] for number in numbers] if clip.reads_depend_on_history else [numbers]:
+        _fill_in_one_pass(clip, requests, group, outputs, collected)
+    results = []
+    for number, (preprocessor, indices) in enumerate(requests):
+        if outputs[number] is None:
+            results.append(preprocessor.rows([collected[number][int(index)] for index in indices]))
+        else:
+            results.append(torch.from_numpy(outputs[number]))
+    return results
+
+
+def _fill_in_one_pass(
+    clip: Clip,
+    requests: Sequence[tuple[FramePreprocessor, Sequence[int]]],
+    group: Sequence[int],
+    outputs: list[np.ndarray | None],
+    collected: list[dict[int, np.ndarray]],
+) -> None:
+    """One `for_each_frame` pass over the frames the requests numbered `group` name: each frame's rows filled (or the
+    frame kept, for a request off the direct path), a frame's row computed once per preprocessing `key`."""
+    owner: dict[tuple, int] = {}  # preprocessing key -> the first request of the group with it
+    wanted: dict[int, list[tuple[int, int]]] = {}  # frame index -> the (request, row) pairs that want it
+    for number in group:
+        preprocessor, indices = requests[number]
         owner.setdefault(preprocessor.key, number)
-    # per frame index: the (request, row) pairs that want it
-    wanted: dict[int, list[tuple[int, int]]] = {}
-    for number, (_, indices) in enumerate(requests):
         for row, index in enumerate(indices):
             wanted.setdefault(int(index), []).append((number, row))
 
     def process(index: int, frame: np.ndarray) -> None:
-        done: dict[int, tuple[int, int]] = {}  # owner request -> (request, row) already holding this frame's row
+        done: dict[int, tuple[int, int]] = {}  # owner request -> the (request, row) already holding this frame's row
         for number, row in wanted[index]:
             preprocessor, output = requests[number][0], outputs[number]
             if output is None:
@@ -271,13 +296,6 @@ def preprocess_clip_frames(clip: Clip, requests: Sequence[tuple[FramePreprocesso
                 output[row] = outputs[first[0]][first[1]]
 
     clip.for_each_frame(list(wanted), process)
-    results = []
-    for number, (preprocessor, indices) in enumerate(requests):
-        if outputs[number] is None:
-            results.append(preprocessor.rows([collected[number][int(index)] for index in indices]))
-        else:
-            results.append(torch.from_numpy(outputs[number]))
-    return results
 
 
 __all__ = [
