@@ -586,3 +586,13 @@ def test_a_decord_that_refuses_empty_batches_still_gives_the_size(mp4_path, monk
     clip = open_clip(mp4_path)
     assert (clip.height, clip.width) == (90, 120)
     assert clip.get_frames([0])[0].shape == (90, 120, 3)
+
+
+def test_a_video_that_breaks_mid_stream_names_the_frame_where_decoding_stopped(processor, mp4_path, tmp_path):
+    data = bytearray(open(mp4_path, "rb").read())
+    start = len(data) // 2
+    data[start : start + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    garbled = tmp_path / "garbled.mp4"
+    garbled.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"Cannot decode frame \d+ of the video '.*garbled\.mp4'"):
+        processor(text=VIDEO_PROMPT, videos=[str(garbled)])

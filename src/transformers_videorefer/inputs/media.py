@@ -337,7 +337,8 @@ class VideoFileClip(Clip):
         try:
             batch = self._reader.get_batch(indices).asnumpy()
         except (decord.DECORDError, RuntimeError) as error:
-            raise ValueError(f"Cannot decode frames {indices} of the video {self._path!r}: {error}") from error
+            which = f"frame {indices[0]}" if len(indices) == 1 else f"frames {indices}"
+            raise ValueError(f"Cannot decode {which} of the video {self._path!r}: {error}") from error
         return [np.ascontiguousarray(frame) for frame in batch]
 
     def for_each_frame(self, indices: Sequence[int], function: Callable[[int, np.ndarray], Any]) -> None:
