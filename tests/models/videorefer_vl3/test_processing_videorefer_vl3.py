@@ -357,3 +357,19 @@ def test_labels_cover_the_assistant_turns_with_right_padding(vl3_processor):
 def test_options_that_would_break_placeholders_are_refused(vl3_processor, option):
     with pytest.raises(ValueError, match="does not support|return_tensors must be 'pt'"):
         vl3_processor(text=["<video>hi"], videos=[make_frames(3, 56, 56)], **option)
+
+
+def test_a_video_files_mask_frames_come_from_a_fresh_reader_as_in_the_original(vl3_processor, vl3_golden_dir, monkeypatch):
+    import decord
+
+    opened = []
+    init = decord.VideoReader.__init__
+    monkeypatch.setattr(decord.VideoReader, "__init__", lambda self, *args, **kwargs: opened.append(args[0]) or init(self, *args, **kwargs))
+    case, expected, _, kwargs = case_inputs(vl3_golden_dir, "video_mp4_two_objects")
+    prompt = vl3_processor.apply_chat_template(messages_from_question(case["question"]), add_generation_prompt=True)
+    output = vl3_processor(text=prompt, **kwargs)
+    assert len(opened) == 2  # one reader for the sampled frames, a fresh one for the mask frames
+    check_visual(output, expected, case)
+    opened.clear()
+    vl3_processor(text="<video>\nWhat happens?", videos=kwargs["videos"], fps=kwargs["fps"], max_frames=kwargs["max_frames"])
+    assert len(opened) == 1  # no masks: no second reader

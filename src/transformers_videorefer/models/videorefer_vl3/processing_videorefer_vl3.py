@@ -92,7 +92,8 @@ class SampleMedia:
         timestamps: per `<video>` marker, its frames' times (None for an image).
         pixel_values / grid_thw / merge_sizes / keep: the frames' patches, grids, merge sizes and compression mask.
         tokens_per_frame: merged visual tokens of each frame, in order.
-        clip: the clip the sample's masks lie on (a one-frame clip for an image).
+        clip: the clip the sample's frames were read from (a one-frame clip for an image).
+        source: the video as given, to open a fresh reader for the mask frames where reads depend on their history.
     """
 
     timestamps: list[list[float] | None] = field(default_factory=list)
@@ -102,6 +103,7 @@ class SampleMedia:
     keep: list[torch.Tensor] = field(default_factory=list)
     tokens_per_frame: list[int] = field(default_factory=list)
     clip: Clip | None = None
+    source: Any = None
     is_image: bool = False
 
 
@@ -504,6 +506,7 @@ class VideoReferVL3Processor(ProcessorMixin):
             sampled = sample_clip(clip, fps, max_frames)
             frames, merge = clip.get_frames(sampled.indices), self.spatial_merge_size
             media.timestamps.append(sampled.timestamps)
+            media.source = videos[0]
         elif images:
             frame = load_image(images[0])
             clip, frames, merge = ArrayClip([frame], "the image"), [frame], 1
@@ -528,7 +531,12 @@ class VideoReferVL3Processor(ProcessorMixin):
             return None
         if media.clip is None:
             raise ValueError(f"sample {index}: masks need a video or an image (the prompt has no <video>/<image> marker).")
-        return self.mask_processor.decode(objects, media.clip, media.is_image, f"sample {index}")
+        clip = media.clip
+        if clip.reads_depend_on_history and not isinstance(media.source, Clip):
+            # the original reads a video file's mask frames with a fresh decord reader: decord's frames of some
+            # streams depend on the reads before them (`VideoFileClip`)
+            clip = open_clip(media.source)
+        return self.mask_processor.decode(objects, clip, media.is_image, f"sample {index}")
 
     def _token_ids(self, prompt: str, tokens_per_frame: list[int], index: int) -> tuple[list[int], list[bool]]:
         """The ids of an expanded prompt, each `<image>` repeated per merged token of its frame, and for each id
