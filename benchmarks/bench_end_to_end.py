@@ -189,12 +189,15 @@ def same_generation_path(model, processor, args: argparse.Namespace, command_cho
     when the command said so; None, i.e. `generate`, elsewhere), so that the model-only rate is of the same path."""
     if not str(model.device).startswith("cuda") or command_choice == "-":
         return None
+    from transformers_videorefer.cli.eval import fast_cache_length
     from transformers_videorefer.evaluation.families import family_of_loaded
     from transformers_videorefer.generation.fast_greedy import FastGreedyGenerator
 
     room = family_of_loaded(model, processor).prompt_room(processor, {"num_frames": args.num_frames})
     compiled = command_choice.startswith("compiled")
-    return FastGreedyGenerator(model, max_cache_len=room + 512 + args.max_new_tokens, compile="always" if compiled else "never")
+    return FastGreedyGenerator(
+        model, max_cache_len=fast_cache_length(room, args.max_new_tokens), compile="always" if compiled else "never"
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -29,6 +29,8 @@ from .common import fail
 from .loading import DEFAULT_MODEL, ModelNotAvailableError
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ModelNotAvailableError)
+# Static-cache positions the eval commands keep for the question, the options and the chat template around them.
+QUESTION_ROOM = 512
 
 
 def _stem(output: str) -> str:
@@ -157,6 +159,12 @@ def _generate(args: argparse.Namespace, make_samples: Any, command: str) -> tupl
             lock.release()
 
 
+def fast_cache_length(prompt_room: int, max_new_tokens: int) -> int:
+    """The static cache length of the eval commands' `FastGreedyGenerator`: the visual tokens of one clip
+    (`prompt_room`), room for the question and template (`QUESTION_ROOM`), and the answer."""
+    return prompt_room + QUESTION_ROOM + max_new_tokens
+
+
 def _num_workers(args: argparse.Namespace, state: Any) -> int:
     """`--num-workers`, or half of the cores this process may use (its CPU affinity), shared by the run's processes
     (at most 8 each)."""
@@ -210,7 +218,7 @@ def _generate_locked(args: argparse.Namespace, make_samples: Any, command: str, 
         share = -(-len(pending_samples(samples, args.output, _run_sampling_settings(args))) // max(1, state.num_processes))
         batches, batch_sizes = run_batches(share, args.batch_size)
         generator = FastGreedyGenerator(
-            model, max_cache_len=prompt_room + 512 + args.max_new_tokens, compile=args.compile_decoding,
+            model, max_cache_len=fast_cache_length(prompt_room, args.max_new_tokens), compile=args.compile_decoding,
             expected_steps=batches * args.max_new_tokens, batch_sizes=batch_sizes,
         )
         if state.is_main_process:

@@ -356,8 +356,6 @@ class VideoFileClip(Clip):
             try:
                 for index in unique:
                     futures.append(pool.submit(function, index, self._checked(index, self._read([index])[0])))
-                    if futures[-1].done() and futures[-1].exception() is not None:
-                        break  # a frame failed already: decode no further
             finally:
                 for future in futures:  # the first failure of `function`, in frame order, before a decoding error
                     if future.exception() is not None:

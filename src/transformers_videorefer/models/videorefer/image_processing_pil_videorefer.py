@@ -177,11 +177,8 @@ class FramePreprocessor:
 
     def output(self, count: int, frame_size: tuple[int, int]) -> np.ndarray:
         """An empty `(count, 3, height, width)` array for the rows of `count` frames of `frame_size` (direct path)."""
-        if self.pad_to_square:
-            side = max(frame_size)
-            frame_size = (side, side)
         size = self.settings["size"]
-        height, width = (size.height, size.width) if self.settings["do_resize"] else frame_size
+        height, width = (size.height, size.width) if self.settings["do_resize"] else self._padded_size(frame_size)
         return np.empty((count, 3, height, width), dtype=np.uint8 if self.table is None else self.table.dtype)
 
     def fill(self, output: np.ndarray, row: int, frame: np.ndarray) -> None:
@@ -199,18 +196,22 @@ class FramePreprocessor:
         """`(num_frames, 3, height, width)` pixel values of `frames` (arrays or PIL images, of any sizes)."""
         from PIL import Image
 
-        if self.pad_to_square:
-            frames = pad_frames_to_square([np.asarray(frame) for frame in frames], self.image_processor.image_mean)
-        direct = self.direct and all(_is_rgb_uint8(frame) for frame in frames)
-        if direct and not self.settings["do_resize"] and len({frame.shape[:2] for frame in frames}) > 1:
-            direct = False  # frames of several sizes, not resized: the processor decides
-        if not direct or not frames:
+        frames = list(frames)
+        direct = self.direct and bool(frames) and all(_is_rgb_uint8(frame) for frame in frames)
+        if direct and not self.settings["do_resize"]:
+            direct = len({self._padded_size(frame.shape[:2]) for frame in frames}) == 1  # else the processor decides
+        if not direct:
+            if self.pad_to_square:
+                frames = pad_frames_to_square([np.asarray(frame) for frame in frames], self.image_processor.image_mean)
             images = [Image.fromarray(frame) if isinstance(frame, np.ndarray) else frame for frame in frames]
             return self.image_processor(images, return_tensors="pt", **self.overrides)["pixel_values"]
-        plain = FramePreprocessor(self.image_processor, False, self.overrides)  # the frames are padded already
-        output = plain.output(len(frames), frames[0].shape[:2])
-        map_frames(lambda row: plain.fill(output, row, frames[row]), range(len(frames)))
+        output = self.output(len(frames), frames[0].shape[:2])
+        map_frames(lambda row: self.fill(output, row, frames[row]), range(len(frames)))
         return torch.from_numpy(output)
+
+    def _padded_size(self, frame_size: tuple[int, int]) -> tuple[int, int]:
+        """A frame's `(height, width)` after the optional padding to a square."""
+        return (max(frame_size),) * 2 if self.pad_to_square else tuple(frame_size)
 
 
 def _is_rgb_uint8(frame: Any) -> bool:

@@ -377,13 +377,12 @@ class VideoReferProcessor(ProcessorMixin):
             # the frames the masks lie on, preprocessed with the call's settings for the sample's medium, in the
             # same pass over the clip as its own frames (a frame that is both is preprocessed once)
             overrides = options.image_overrides if kind == "image" else options.video_overrides
+            image_preprocessor = FramePreprocessor(self.image_processor, pad, overrides)  # images and region frames
             region_request = []
             if sample_regions is not None and sample_regions.masks and sample_regions.frames:
-                region_request = [(FramePreprocessor(self.image_processor, pad, overrides), list(sample_regions.frames))]
+                region_request = [(image_preprocessor, list(sample_regions.frames))]
             if kind == "image":
-                image_rows, *region_rows = preprocess_clip_frames(
-                    clip, [(FramePreprocessor(self.image_processor, pad, overrides), [0]), *region_request]
-                )
+                image_rows, *region_rows = preprocess_clip_frames(clip, [(image_preprocessor, [0]), *region_request])
                 image_pixels.append(image_rows)
             elif kind == "video":
                 video, _, region_rows = self.video_processor.clip_pixel_values(
