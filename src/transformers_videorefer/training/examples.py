@@ -94,6 +94,16 @@ def sample_mask_frames(obj: dict[int, Any], limit: int | None, rng: random.Rando
     return {frame: segmentation for frame, segmentation in obj.items() if frame in chosen}
 
 
+def _check_region_count(turns: list[dict[str, str]], objects: list, where: str) -> None:
+    """Refuse a sample whose conversation's `<region>` markers are not one per annotated object."""
+    num_regions = sum(turn["content"].count(REGION_TOKEN) for turn in turns)
+    if num_regions != len(objects):
+        raise ValueError(
+            f"{where}: the conversation holds {num_regions} {REGION_TOKEN} marker(s) but the annotation has "
+            f"{len(objects)} object(s)."
+        )
+
+
 def _objects(annotation: Any, where: str) -> list[dict[int, Any]]:
     """The annotation's objects as `{frame_index: segmentation}`, each in the annotation's key order (the order the
     original pools and merges an object's masks in)."""
@@ -156,12 +166,7 @@ def prepare_example(
     turns = _turns(row["conversations"], where)
     holder = _move_media_marker(turns, kind, where)
     objects = _objects(row.get("annotation"), where)
-    num_regions = sum(t["content"].count(REGION_TOKEN) for t in turns)
-    if num_regions != len(objects):
-        raise ValueError(
-            f"{where}: the conversation holds {num_regions} {REGION_TOKEN} marker(s) but the annotation has "
-            f"{len(objects)} object(s)."
-        )
+    _check_region_count(turns, objects, where)
     if kind is not None and holder is None:
         # The original inserts no media where the conversation has no marker: it trains on the text alone.
         if plain:

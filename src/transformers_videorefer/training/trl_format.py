@@ -27,7 +27,7 @@ from ..inputs.masks import decode_segmentation
 from ..inputs.media import load_image, open_clip
 from ..models.videorefer.processing_videorefer import IMAGE_TOKEN, REGION_TOKEN, VIDEO_TOKEN
 from .data import sample_id
-from .examples import _objects, _turns, resolve_media
+from .examples import _check_region_count, _objects, _turns, resolve_media
 
 MEDIA_MARKERS = {"video": VIDEO_TOKEN, "image": IMAGE_TOKEN}
 SPEAKERS = {"user": "human", "assistant": "gpt", "system": "system"}
@@ -124,12 +124,7 @@ def to_trl_row(record: dict[str, Any], index: int = 0, media_root: str | None = 
     kind = "video" if record.get("video") is not None else "image" if record.get("image") is not None else None
     turns = _turns(record["conversations"], where)
     annotation = _objects(record.get("annotation"), where)
-    num_regions = sum(turn["content"].count(REGION_TOKEN) for turn in turns)
-    if num_regions != len(annotation):
-        raise ValueError(
-            f"{where}: the conversation holds {num_regions} {REGION_TOKEN} marker(s) but the annotation has "
-            f"{len(annotation)} object(s)."
-        )
+    _check_region_count(turns, annotation, where)
     holders = [i for i, turn in enumerate(turns) if any(m in turn["content"] for m in MEDIA_MARKERS.values())]
     if len(holders) > 1:
         raise ValueError(f"{where}: more than one turn holds a media marker; VideoRefer takes one medium.")
